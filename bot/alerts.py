@@ -1,0 +1,50 @@
+"""Alerts for the secretariat: kept open in the database until resolved, emailed once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.messaging.outbox import enqueue_email
+from bot.models import Alert
+
+log = logging.getLogger(__name__)
+
+
+def raise_alert(
+    session: Session, *, kind: str, key: str, message: str, now: datetime, notify: str = ""
+) -> Alert:
+    """Open an alert unless the same one is already open; email `notify` the first time."""
+    existing = session.scalars(
+        select(Alert).where(Alert.kind == kind, Alert.key == key, Alert.resolved_at.is_(None))
+    ).first()
+    if existing is not None:
+        return existing
+    alert = Alert(kind=kind, key=key, message=message, created_at=now)
+    session.add(alert)
+    session.flush()
+    log.warning("alert %s opened (%s)", kind, key)
+    if notify:
+        enqueue_email(
+            session,
+            key=f"alert:{alert.id}",
+            to=notify,
+            purpose="alert",
+            subject=f"[cityhall] {message[:60]}",
+            body=message,
+            now=now,
+        )
+    return alert
+
+
+def resolve_alerts(session: Session, *, kind: str, key: str, now: datetime) -> int:
+    """Close the open alerts of one kind and key."""
+    alerts = session.scalars(
+        select(Alert).where(Alert.kind == kind, Alert.key == key, Alert.resolved_at.is_(None))
+    ).all()
+    for alert in alerts:
+        alert.resolved_at = now
+    return len(alerts)

@@ -1,0 +1,165 @@
+"""The outbox: outbound Messenger messages and emails as rows, sent by the worker after commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.models import OutboundMessage, SystemFlag, utcnow
+
+WAITING = "awaiting_window"
+
+
+def _insert_ignore(session: Session, values: dict[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(OutboundMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    recipient: str,
+    payload: dict[str, Any],
+    purpose: str = "",
+    application_id: int | None = None,
+    now: datetime | None = None,
+) -> OutboundMessage:
+    """Queue one message once: a second call with the same key returns the first row unchanged."""
+    now = now or utcnow()
+    _insert_ignore(
+        session,
+        {
+            "idempotency_key": key,
+            "channel": channel,
+            "recipient": recipient,
+            "payload": payload,
+            "purpose": purpose,
+            "application_id": application_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "leased_by": "",
+            "last_error": "",
+            "provider_message_id": "",
+        },
+    )
+    row = session.scalars(
+        select(OutboundMessage).where(OutboundMessage.idempotency_key == key)
+    ).one()
+    return row
+
+
+def enqueue_email(
+    session: Session,
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    body: str,
+    purpose: str = "",
+    application_id: int | None = None,
+    now: datetime | None = None,
+) -> OutboundMessage:
+    """Queue an email (idempotent by key)."""
+    return enqueue(
+        session,
+        key=key,
+        channel="email",
+        recipient=to,
+        purpose=purpose,
+        application_id=application_id,
+        now=now,
+        payload={"subject": subject, "body": body},
+    )
+
+
+def enqueue_messenger(
+    session: Session,
+    *,
+    key: str,
+    psid: str,
+    message: dict[str, Any],
+    purpose: str = "",
+    application_id: int | None = None,
+    response: bool = False,
+    now: datetime | None = None,
+) -> OutboundMessage:
+    """Queue a Send API message (idempotent by key); `response` marks a reply to the person."""
+    return enqueue(
+        session,
+        key=key,
+        channel="messenger",
+        recipient=psid,
+        purpose=purpose,
+        application_id=application_id,
+        now=now,
+        payload={"message": message, "response": response},
+    )
+
+
+def release_waiting(session: Session, psid: str, now: datetime) -> int:
+    """The person opened the thread: everything waiting for the window becomes due, in order."""
+    result = session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.channel == "messenger",
+            OutboundMessage.recipient == psid,
+            OutboundMessage.status == WAITING,
+        )
+        .values(status="pending", next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def pause_flag(channel: str) -> str:
+    """The name of the flag that pauses one channel's sending."""
+    return f"paused:{channel}"
+
+
+def paused_channels(session: Session) -> dict[str, dict[str, Any]]:
+    """Channels whose sending is paused, with why and since when."""
+    flags = session.scalars(select(SystemFlag).where(SystemFlag.name.like("paused:%"))).all()
+    return {f.name.split(":", 1)[1]: f.value for f in flags if f.value.get("paused")}
+
+
+def set_paused(
+    session: Session, channel: str, paused: bool, *, reason: str = "", now: datetime | None = None
+) -> None:
+    """Pause or resume all sending on a channel."""
+    now = now or utcnow()
+    flag = session.get(SystemFlag, pause_flag(channel))
+    value = {"paused": paused, "reason": reason, "since": now.isoformat()}
+    if flag is None:
+        session.add(SystemFlag(name=pause_flag(channel), value=value, updated_at=now))
+    else:
+        flag.value = value
+        flag.updated_at = now
+
+
+def retry_now(session: Session, row: OutboundMessage, now: datetime) -> None:
+    """Put a dead or waiting message back in the queue (console 'retry')."""
+    row.status = "pending"
+    row.next_attempt_at = now
+    row.attempts = 0
+    row.lease_until = None
+
+
+def cancel(session: Session, row: OutboundMessage) -> bool:
+    """Cancel a message that has not been sent; returns False if it already went."""
+    if row.status in {"sent", "cancelled"}:
+        return False
+    row.status = "cancelled"
+    return True

@@ -1,0 +1,301 @@
+"""The worker: processes the inbox and sends the outbox, after the deciding commit.
+
+Rows are claimed with a lease (see leasing.py), processed one at a time, and each outcome is
+committed on its own, so a worker killed at any point loses nothing: its leased rows are taken
+over when the lease expires. A delivery that succeeded but whose "sent" mark was lost with the
+process is the one case that can be sent twice (at most one message per killed worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from bot.alerts import raise_alert
+from bot.messaging import outbox, policy
+from bot.messaging.leasing import backoff_delay, claim
+from bot.models import InboundEvent, MessengerIdentity, OutboundMessage
+from bot.runtime import Runtime
+from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendResult
+
+log = logging.getLogger(__name__)
+UNFINISHED = ("pending", "leased", outbox.WAITING)
+
+
+class RateLimiter:
+    """Space calls so that no more than `per_second` start in any second (per process)."""
+
+    def __init__(
+        self, per_second: float, clock: Any = time.monotonic, sleep: Any = time.sleep
+    ) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until the next call may start."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class Worker:
+    """Drains the inbox and the outbox of one database."""
+
+    def __init__(self, runtime: Runtime, *, worker_id: str | None = None) -> None:
+        self.rt = runtime
+        self.cfg = runtime.settings.worker
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.limiter = RateLimiter(runtime.settings.messenger.rate_limit_per_second)
+
+    # -- outbox -------------------------------------------------------------------------------
+    def _outbox_filter(self, session: Session) -> Any:
+        """Skip paused channels; send a person's Messenger messages strictly in order."""
+        earlier = aliased(OutboundMessage)
+        in_order = ~exists().where(
+            earlier.channel == "messenger",
+            earlier.recipient == OutboundMessage.recipient,
+            earlier.id < OutboundMessage.id,
+            earlier.status.in_(UNFINISHED),
+        )
+        condition: Any = (OutboundMessage.channel != "messenger") | in_order
+        paused = list(outbox.paused_channels(session))
+        if paused:
+            condition = and_(condition, OutboundMessage.channel.not_in(paused))
+        return condition
+
+    def claim_outbound(self) -> list[int]:
+        """Lease a batch of due outbound rows to this worker."""
+        with self.rt.db.transaction() as session:
+            return claim(
+                session,
+                OutboundMessage,
+                now=self.rt.now(),
+                worker_id=self.worker_id,
+                limit=self.cfg.batch_size,
+                lease_seconds=self.cfg.lease_seconds,
+                where=self._outbox_filter(session),
+            )
+
+    def _mine(self, session: Session, model: Any, row_id: int) -> Any:
+        row = session.get(model, row_id, with_for_update=self.rt.db.is_postgres)
+        if row is None or row.status != "leased" or row.leased_by != self.worker_id:
+            return None  # the lease ran out and another worker took the row over
+        return row
+
+    def deliver(self, row_id: int) -> str:
+        """Send one leased row and record the outcome; returns the row's new status."""
+        now = self.rt.now()
+        with self.rt.db.transaction() as session:
+            row = self._mine(session, OutboundMessage, row_id)
+            if row is None:
+                return "lost"
+            job = self._prepare(session, row, now)
+            if job is None:
+                return str(row.status)
+            channel, recipient, payload = row.channel, row.recipient, dict(row.payload)
+            key, purpose = row.idempotency_key, row.purpose
+        try:
+            if channel == "messenger":
+                self.limiter.wait()
+                result = self.rt.messenger.send(
+                    recipient,
+                    payload["message"],
+                    messaging_type=job["messaging_type"],
+                    tag=job.get("tag"),
+                )
+            else:
+                result = self.rt.mailer.send(
+                    EmailMessage(
+                        to=recipient,
+                        subject=payload["subject"],
+                        body=payload["body"],
+                        headers={"X-Cityhall-Key": key},
+                    )
+                )
+        except DeliveryError as exc:
+            return self._failed(row_id, exc)
+        except Exception as exc:  # an adapter bug must not kill the worker: retry, then dead
+            log.exception("outbound %s (%s): unexpected transport error", row_id, purpose)
+            return self._failed(row_id, DeliveryError(FailureKind.RETRY, _error_text(exc)))
+        return self._sent(row_id, result)
+
+    def _prepare(
+        self, session: Session, row: OutboundMessage, now: datetime
+    ) -> dict[str, Any] | None:
+        """Decide whether a leased row goes now; park it (and return None) if not."""
+        if row.channel in outbox.paused_channels(session):
+            row.status, row.attempts, row.lease_until = "pending", row.attempts - 1, None
+            return None
+        if row.channel != "messenger":
+            return {}
+        identity = session.scalars(
+            select(MessengerIdentity).where(MessengerIdentity.psid == row.recipient)
+        ).first()
+        decision = policy.decide(
+            identity,
+            row.payload,
+            now,
+            human_agent_enabled=self.rt.settings.messenger.human_agent_enabled,
+        )
+        if decision.action == "send":
+            return {"messaging_type": decision.messaging_type, "tag": decision.tag}
+        if decision.action == "wait":
+            row.status, row.attempts, row.lease_until = outbox.WAITING, row.attempts - 1, None
+            return None
+        row.status, row.lease_until = "dead", None
+        row.last_error = "recipient unreachable on Messenger"
+        return None
+
+    def _sent(self, row_id: int, result: SendResult) -> str:
+        with self.rt.db.transaction() as session:
+            row = self._mine(session, OutboundMessage, row_id)
+            if row is None:
+                log.warning("outbound %s: sent, but its lease was lost before recording", row_id)
+                return "lost"
+            now = self.rt.now()
+            row.status, row.sent_at, row.lease_until = "sent", now, None
+            row.provider_message_id, row.last_error = result.message_id, ""
+            hook = self.rt.after_sent.get(row.purpose)
+            if hook is not None:
+                hook(session, row, self.rt)
+            return "sent"
+
+    def _failed(self, row_id: int, exc: DeliveryError) -> str:
+        with self.rt.db.transaction() as session:
+            row = self._mine(session, OutboundMessage, row_id)
+            if row is None:
+                return "lost"
+            now = self.rt.now()
+            row.last_error, row.lease_until = _error_text(exc)[:2000], None
+            if exc.kind is FailureKind.RETRY and row.attempts < self.cfg.max_attempts:
+                delay = exc.retry_after or backoff_delay(
+                    row.attempts,
+                    base=self.cfg.backoff_base_seconds,
+                    cap=self.cfg.backoff_max_seconds,
+                )
+                row.status, row.next_attempt_at = "pending", now + timedelta(seconds=delay)
+            elif exc.kind is FailureKind.OUTSIDE_WINDOW:
+                row.status, row.attempts = outbox.WAITING, row.attempts - 1
+            elif exc.kind is FailureKind.AUTH:
+                row.status, row.attempts, row.next_attempt_at = "pending", row.attempts - 1, now
+                reason = f"{row.channel} sending paused: {exc}"
+                outbox.set_paused(session, row.channel, True, reason=reason, now=now)
+                raise_alert(
+                    session,
+                    kind="sending_paused",
+                    key=row.channel,
+                    message=reason,
+                    now=now,
+                    notify=self.rt.settings.mail.secretariat_address
+                    if row.channel != "email"
+                    else "",
+                )
+            else:
+                row.status = "dead"
+                if exc.kind is FailureKind.UNREACHABLE and row.channel == "messenger":
+                    identity = session.scalars(
+                        select(MessengerIdentity).where(MessengerIdentity.psid == row.recipient)
+                    ).first()
+                    if identity is not None:
+                        identity.unreachable_at = now
+                        identity.unreachable_reason = str(exc)[:500]
+            log.warning(
+                "outbound %s (%s) failed: %s -> %s", row_id, row.purpose, exc.kind.value, row.status
+            )
+            return str(row.status)
+
+    # -- inbox --------------------------------------------------------------------------------
+    def claim_inbound(self) -> list[int]:
+        """Lease a batch of due inbound events to this worker."""
+        with self.rt.db.transaction() as session:
+            return claim(
+                session,
+                InboundEvent,
+                now=self.rt.now(),
+                worker_id=self.worker_id,
+                limit=self.cfg.batch_size,
+                lease_seconds=self.cfg.lease_seconds,
+            )
+
+    def process_event(self, event_id: int) -> str:
+        """Run an event's handler and mark it done, in one transaction; retry on error."""
+        try:
+            with self.rt.db.transaction() as session:
+                event = self._mine(session, InboundEvent, event_id)
+                if event is None:
+                    return "lost"
+                handler = self.rt.inbox.lookup(event.source, event.kind)
+                if handler is not None:
+                    handler(session, event, self.rt)
+                event.status = "done" if handler is not None else "ignored"
+                event.processed_at, event.lease_until = self.rt.now(), None
+                return str(event.status)
+        except Exception as exc:
+            log.exception("inbound event %s: handler failed", event_id)
+            with self.rt.db.transaction() as session:
+                event = self._mine(session, InboundEvent, event_id)
+                if event is None:
+                    return "lost"
+                event.last_error, event.lease_until = _error_text(exc), None
+                if event.attempts >= self.cfg.max_attempts:
+                    event.status = "dead"
+                else:
+                    delay = backoff_delay(
+                        event.attempts,
+                        base=self.cfg.backoff_base_seconds,
+                        cap=self.cfg.backoff_max_seconds,
+                    )
+                    event.status = "pending"
+                    event.next_attempt_at = self.rt.now() + timedelta(seconds=delay)
+                return str(event.status)
+
+    # -- loop ---------------------------------------------------------------------------------
+    def drain_once(self) -> int:
+        """Process one batch of inbox events and one of outbox rows; return how many."""
+        done = 0
+        for event_id in self.claim_inbound():
+            self.process_event(event_id)
+            done += 1
+        for row_id in self.claim_outbound():
+            self.deliver(row_id)
+            done += 1
+        return done
+
+    def run(self, *, once: bool = False, stop: threading.Event | None = None) -> None:
+        """Work until stopped; with `once`, until nothing is due right now."""
+        stop = stop or threading.Event()
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                done = self.drain_once()
+            except Exception:
+                if once:
+                    raise
+                log.exception("worker %s: drain failed; retrying shortly", self.worker_id)
+                done = 0
+            if done == 0:
+                if once:
+                    break
+                stop.wait(self.cfg.poll_seconds)
+        log.info("worker %s stopped", self.worker_id)

@@ -1,0 +1,380 @@
+"""The database schema of the whole join flow (SQLAlchemy 2 typed models)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store UTC; always hand back aware datetimes (SQLite forgets the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+class ApplicationStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    AWAITING_JOIN_REQUEST = "awaiting_join_request"
+    READY_FOR_REVIEW = "ready_for_review"
+    APPROVED = "approved"
+    INVITED = "invited"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    DUPLICATE = "duplicate"
+
+
+class Organization(Base):
+    """A local government or national body from the shipped registry."""
+
+    __tablename__ = "organizations"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    prefecture: Mapped[str] = mapped_column(String(8), default="")
+    kana: Mapped[str] = mapped_column(String(200), default="")
+    email_domains: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class MessengerIdentity(Base):
+    """A person's page-scoped id (PSID) and what we know of their thread."""
+
+    __tablename__ = "messenger_identities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    psid: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_interaction_at: Mapped[datetime | None]
+    disclosed_at: Mapped[datetime | None]  # automated-assistant disclosure sent
+    unreachable_at: Mapped[datetime | None]
+    unreachable_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Application(Base):
+    """One applicant's form response and where it stands in the join flow."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    link_token: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(32), default=ApplicationStatus.SUBMITTED, index=True)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    kana: Mapped[str] = mapped_column(String(200), default="")
+    facebook_name: Mapped[str] = mapped_column(String(200), default="")
+    service_type: Mapped[str] = mapped_column(String(40), default="")
+    organization_text: Mapped[str] = mapped_column(String(300), default="")
+    department: Mapped[str] = mapped_column(String(300), default="")
+    prefecture: Mapped[str] = mapped_column(String(8), default="", index=True)
+    employment_status: Mapped[str] = mapped_column(String(200), default="")
+    interests: Mapped[list[Any]] = mapped_column(default=list)
+    consent: Mapped[str] = mapped_column(String(200), default="")
+    referrer: Mapped[str] = mapped_column(String(300), default="")
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # question title -> verbatim
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    submitted_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # verification verdict (not a state)
+    verdict: Mapped[str] = mapped_column(String(16), default="needs_review", index=True)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)  # [{code, message}]
+    organization_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    organization_name: Mapped[str] = mapped_column(String(120), default="")
+    verified_at: Mapped[datetime | None]
+    # join flow facts
+    confirmation_sent_at: Mapped[datetime | None]
+    join_request_seen_at: Mapped[datetime | None]
+    join_request_reminders: Mapped[int] = mapped_column(default=0)
+    last_reminder_at: Mapped[datetime | None]
+    link_reminders: Mapped[int] = mapped_column(default=0)
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str] = mapped_column(String(100), default="")
+    cohort_key: Mapped[str] = mapped_column(String(16), default="")
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    reason_shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    messenger_identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messenger_identities.id"), unique=True
+    )
+    erased_at: Mapped[datetime | None]
+
+    messenger_identity: Mapped[MessengerIdentity | None] = relationship()
+    history: Mapped[list[AuditEntry]] = relationship(
+        back_populates="application", order_by="AuditEntry.id"
+    )
+    invitations: Mapped[list[Invitation]] = relationship(back_populates="application")
+    notes: Mapped[list[ReviewerNote]] = relationship(order_by="ReviewerNote.id")
+
+
+class QuarantinedRow(Base):
+    """A form row that could not become an application, kept with its reason."""
+
+    __tablename__ = "quarantined_rows"
+    __table_args__ = (UniqueConstraint("source", "fingerprint"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # poll | push | csv
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    row_number: Mapped[int | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class JoinRequest(Base):
+    """A Facebook group join request as the secretariat typed or pasted it."""
+
+    __tablename__ = "join_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    entered_by: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="unmatched", index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    match_method: Mapped[str] = mapped_column(String(16), default="")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    candidates: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Group(Base):
+    """A Messenger group chat or Facebook group that members are invited to."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("kind", "key", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # prefecture | village | cohort
+    key: Mapped[str] = mapped_column(String(32))  # 富山県 | village | 2026-11
+    name: Mapped[str] = mapped_column(String(200))
+    invite_url: Mapped[str] = mapped_column(Text, default="")
+    capacity: Mapped[int] = mapped_column(default=250)
+    seats_used: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """One member's invitation to one kind of group (held until a group has room)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("application_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held|queued|sent|failed
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    application: Mapped[Application] = relationship(back_populates="invitations")
+    group: Mapped[Group | None] = relationship()
+
+
+class InboundEvent(Base):
+    """An inbound webhook event (the inbox), processed by the worker after it is stored."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_key"),
+        Index("ix_inbound_claim", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # messenger | forms
+    event_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str] = mapped_column(String(64), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    processed_at: Mapped[datetime | None]
+
+
+class OutboundMessage(Base):
+    """A Messenger message or email to send (the outbox); the worker sends it after commit."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_claim", "status", "next_attempt_at"),
+        Index("ix_outbound_recipient", "channel", "recipient", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # messenger | email
+    recipient: Mapped[str] = mapped_column(String(254))  # PSID or address
+    purpose: Mapped[str] = mapped_column(String(40), default="")
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str] = mapped_column(String(64), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    provider_message_id: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SecretariatUser(Base):
+    """A secretariat (事務局) console account."""
+
+    __tablename__ = "secretariat_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))  # admin | reviewer
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what, when and why: transitions, logins, decisions, edits, exports."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    application: Mapped[Application | None] = relationship(back_populates="history")
+
+
+class ReviewerNote(Base):
+    """A secretariat note on an application."""
+
+    __tablename__ = "reviewer_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RejectionTemplate(Base):
+    """An editable reason text for rejections."""
+
+    __tablename__ = "rejection_templates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Alert(Base):
+    """Something the secretariat must act on (a full group, a paused sender, …)."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(100), default="")
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class SystemFlag(Base):
+    """A small piece of global state, e.g. the sending pause."""
+
+    __tablename__ = "system_flags"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lease(Base):
+    """A named lease (e.g. the clock leader) held by one process until it expires."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """One run of a scheduled job and how it ended."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(60), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # ok | error
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApplicationStat(Base):
+    """An anonymous statistics row left behind when personal data is erased."""
+
+    __tablename__ = "application_stats"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submitted_month: Mapped[str] = mapped_column(String(7))
+    prefecture: Mapped[str] = mapped_column(String(8), default="")
+    service_type: Mapped[str] = mapped_column(String(40), default="")
+    organization_code: Mapped[str | None] = mapped_column(String(16))
+    verdict: Mapped[str] = mapped_column(String(16), default="")
+    final_status: Mapped[str] = mapped_column(String(32))
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,44 @@
+"""A form response as the domain sees it: the mapped fields, plus every other column verbatim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Application fields a `[forms.columns]` entry may map a question title to.
+FORM_FIELDS: tuple[str, ...] = (
+    "timestamp",
+    "email",
+    "full_name",
+    "kana",
+    "facebook_name",
+    "service_type",  # 国家公務員 / 地方公務員
+    "organization",
+    "department",
+    "prefecture",  # workplace prefecture (勤務地の都道府県)
+    "employment_status",
+    "interests",  # 課 checkboxes, comma separated in the sheet
+    "consent",
+    "referrer",
+)
+REQUIRED_FIELDS: tuple[str, ...] = ("timestamp", "email")
+
+
+@dataclass(frozen=True)
+class FormAnswers:
+    """One respondent's answers; strings are stripped but otherwise as typed."""
+
+    submitted_at: datetime  # timezone-aware, UTC
+    email: str  # normalised (NFKC, stripped, lower-case)
+    full_name: str = ""
+    kana: str = ""
+    facebook_name: str = ""
+    service_type: str = ""
+    organization: str = ""
+    department: str = ""
+    prefecture: str = ""
+    employment_status: str = ""
+    interests: tuple[str, ...] = ()
+    consent: str = ""
+    referrer: str = ""
+    extra: dict[str, str] = field(default_factory=dict)  # unmapped question title -> answer

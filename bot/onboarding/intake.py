@@ -1,0 +1,331 @@
+"""Form intake: every response becomes an application exactly once; edits follow; nothing lost.
+
+A response's identity is its respondent's (normalised) email, never its row number: Forms
+rewrites an edited response in place and people sort, insert and delete rows. The poll and the
+Apps Script push both come through `ingest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.alerts import raise_alert, resolve_alerts
+from bot.models import Application, ApplicationStatus, QuarantinedRow, SystemFlag
+from bot.onboarding import lifecycle
+from bot.onboarding.answers import FormAnswers
+from bot.onboarding.codes import new_link_token, new_registration_code
+from bot.onboarding.form_mapping import ParsedResponse, ParsedSnapshot, parse_snapshot
+from bot.onboarding.notifications import after_screening
+from bot.onboarding.registry import load_registry
+from bot.onboarding.screening import DuplicateIndex, screen
+from bot.runtime import Runtime
+from integrations.ports import SheetSnapshot
+
+log = logging.getLogger(__name__)
+S = ApplicationStatus
+CLOSED = frozenset({S.REJECTED, S.WITHDRAWN, S.EXPIRED, S.DUPLICATE})
+FIELDS = (
+    "full_name",
+    "kana",
+    "facebook_name",
+    "service_type",
+    "department",
+    "prefecture",
+    "employment_status",
+    "consent",
+    "referrer",
+)
+UNMAPPED_FLAG = "forms:unmapped_headers"
+
+
+class FormSyncError(Exception):
+    """The form cannot be taken in at all (e.g. no email column); one line, no personal data."""
+
+
+@dataclass
+class SyncCounts:
+    """What one sync did."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"new={self.new} updated={self.updated} unchanged={self.unchanged} "
+            f"quarantined={self.quarantined}"
+        )
+
+
+Progress = Callable[[int, int], None]
+
+
+def _fields_of(answers: FormAnswers) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(answers, name) for name in FIELDS}
+    values["organization_text"] = answers.organization
+    values["interests"] = list(answers.interests)
+    return values
+
+
+def _row_fingerprint(raw: dict[str, Any]) -> str:
+    canonical = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Intake:
+    """Take one parsed snapshot into the database, inside the caller's transaction."""
+
+    def __init__(
+        self, session: Session, runtime: Runtime, *, source: str, progress: Progress | None = None
+    ) -> None:
+        self.session = session
+        self.rt = runtime
+        self.settings = runtime.settings
+        self.source = source
+        self.progress = progress
+        self.now = runtime.now()
+        self.registry = load_registry()
+        self._index: DuplicateIndex | None = None
+        self._codes: set[str] | None = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @property
+    def index(self) -> DuplicateIndex:
+        if self._index is None:
+            self._index = DuplicateIndex.load(self.session)
+        return self._index
+
+    def _new_code(self) -> str:
+        if self._codes is None:
+            self._codes = set(self.session.scalars(select(Application.code)))
+        code = new_registration_code()
+        while code in self._codes:
+            code = new_registration_code()
+        self._codes.add(code)
+        return code
+
+    def _screen(self, app: Application) -> None:
+        screen(app, settings=self.settings, index=self.index, at=self.now, registry=self.registry)
+        after_screening(self.session, app, settings=self.settings, at=self.now)
+
+    # -- the unit of work ----------------------------------------------------------------------
+    def ingest(self, parsed: ParsedSnapshot, counts: SyncCounts) -> SyncCounts:
+        """Create, update or leave alone one application per response; quarantine the rest."""
+        if parsed.report.fatal:
+            problem = "; ".join(parsed.report.messages())
+            raise FormSyncError(f"form cannot be synced: {problem}")
+        self._report_columns(parsed, counts)
+        existing = self._latest_by_email(r.answers.email for r in parsed.responses)
+        total = len(parsed.responses)
+        for done, response in enumerate(parsed.responses, 1):
+            current = existing.get(response.answers.email)
+            if current is None or (S(current[2]) in CLOSED and current[1] != response.fingerprint):
+                self._create(response)
+                counts.new += 1
+            elif current[1] == response.fingerprint:
+                counts.unchanged += 1
+            else:
+                self._update(current[0], response)
+                counts.updated += 1
+            if self.progress and (done % 200 == 0 or done == total):
+                self.progress(done, total)
+        counts.quarantined += self._quarantine(parsed)
+        return counts
+
+    def _latest_by_email(self, emails: Any) -> dict[str, tuple[int, str, str]]:
+        """email → (id, fingerprint, status) of its newest application (columns only)."""
+        wanted = set(emails)
+        found: dict[str, tuple[int, str, str]] = {}
+        if not wanted:
+            return found
+        query = (
+            select(Application.email, Application.id, Application.fingerprint, Application.status)
+            .where(Application.erased_at.is_(None))
+            .order_by(Application.id)
+        )
+        if len(wanted) < 500:
+            query = query.where(Application.email.in_(wanted))
+        for email, app_id, fingerprint, status in self.session.execute(query):
+            if email in wanted:
+                found[email] = (app_id, fingerprint, status)
+        return found
+
+    def _create(self, response: ParsedResponse) -> Application:
+        answers = response.answers
+        app = Application(
+            code=self._new_code(),
+            link_token=new_link_token(),
+            status=S.SUBMITTED.value,
+            status_changed_at=self.now,
+            email=answers.email,
+            answers=response.raw,
+            fingerprint=response.fingerprint,
+            submitted_at=answers.submitted_at,
+            created_at=self.now,
+            updated_at=self.now,
+            **_fields_of(answers),
+        )
+        self.session.add(app)
+        self.session.flush()
+        lifecycle.audit(
+            app, actor="forms", at=self.now, action="submitted", detail={"source": self.source}
+        )
+        self._screen(app)
+        self.index.add(
+            app.id,
+            app.code,
+            app.status,
+            app.email,
+            app.full_name,
+            app.organization_code or app.organization_text,
+        )
+        log.info("application %s created from the form (%s)", app.code, self.source)
+        return app
+
+    def _update(self, app_id: int, response: ParsedResponse) -> None:
+        app = self.session.get(Application, app_id)
+        assert app is not None
+        before = dict(app.answers or {})
+        changed = {
+            title: {"before": before.get(title, ""), "after": value}
+            for title, value in response.raw.items()
+            if before.get(title, "") != value
+        }
+        changed.update(
+            {
+                title: {"before": old, "after": ""}
+                for title, old in before.items()
+                if title not in response.raw and old
+            }
+        )
+        for name, value in _fields_of(response.answers).items():
+            setattr(app, name, value)
+        app.answers, app.fingerprint = response.raw, response.fingerprint
+        app.submitted_at, app.updated_at = response.answers.submitted_at, self.now
+        lifecycle.audit(
+            app,
+            actor="forms",
+            at=self.now,
+            action="answers_updated",
+            detail={"source": self.source, "changed": changed},
+        )
+        old_verdict = app.verdict
+        self._screen(app)
+        log.info(
+            "application %s updated from an edited response (verdict %s -> %s)",
+            app.code,
+            old_verdict,
+            app.verdict,
+        )
+
+    def _quarantine(self, parsed: ParsedSnapshot) -> int:
+        """Keep every row that cannot become an application, once, with its reason."""
+        seen = {_row_fingerprint(q.raw): q for q in parsed.quarantined}
+        known = {
+            fp: row
+            for fp, row in self.session.execute(
+                select(QuarantinedRow.fingerprint, QuarantinedRow).where(
+                    QuarantinedRow.source == self.source, QuarantinedRow.resolved_at.is_(None)
+                )
+            )
+        }
+        for fp, q in seen.items():
+            if fp not in known:
+                self.session.add(
+                    QuarantinedRow(
+                        source=self.source,
+                        fingerprint=fp,
+                        row_number=q.row_number,
+                        raw=q.raw,
+                        reason_code=str(q.reason_code),
+                        reason=q.reason_message,
+                        first_seen_at=self.now,
+                        last_seen_at=self.now,
+                    )
+                )
+                log.warning("form row %s quarantined: %s", q.row_number, q.reason_code)
+        if self.source == "sheet":  # a full snapshot: rows gone from it are no longer a problem
+            for fp, row in known.items():
+                if fp not in seen:
+                    row.resolved_at = self.now
+        return len(parsed.quarantined)
+
+    def _report_columns(self, parsed: ParsedSnapshot, counts: SyncCounts) -> None:
+        """Report unmapped, missing and duplicate question titles once, not on every poll."""
+        report = parsed.report
+        problems = sorted(report.messages())
+        counts.warnings.extend(problems)
+        if self.source != "sheet":
+            return
+        flag = self.session.get(SystemFlag, UNMAPPED_FLAG)
+        if flag is not None and flag.value.get("problems") == problems:
+            return
+        if flag is None:
+            flag = SystemFlag(name=UNMAPPED_FLAG, value={}, updated_at=self.now)
+            self.session.add(flag)
+        flag.value, flag.updated_at = {"problems": problems}, self.now
+        resolve_alerts(self.session, kind="form_columns", key="sheet", now=self.now)
+        if problems:
+            log.warning("form columns changed: %s", "; ".join(problems))
+            raise_alert(
+                self.session,
+                kind="form_columns",
+                key="sheet",
+                now=self.now,
+                message="フォームの質問（列）が設定と一致しません: " + " / ".join(problems),
+                notify=self.settings.mail.secretariat_address,
+            )
+
+
+def ingest_snapshot(
+    session: Session,
+    runtime: Runtime,
+    snapshot: SheetSnapshot,
+    *,
+    source: str,
+    progress: Progress | None = None,
+) -> SyncCounts:
+    """Parse and take in a snapshot (poll: the whole sheet; push: one response)."""
+    parsed = parse_snapshot(
+        snapshot, runtime.settings.forms.columns, default_timezone=runtime.settings.app.timezone
+    )
+    return Intake(session, runtime, source=source, progress=progress).ingest(parsed, SyncCounts())
+
+
+def sync_forms(
+    runtime: Runtime, *, dry_run: bool = False, progress: Progress | None = None
+) -> SyncCounts:
+    """Poll the form source once and take in what changed; `dry_run` writes nothing."""
+    if runtime.form_source is None:
+        raise FormSyncError("no form source is configured")
+    snapshot = runtime.form_source.fetch()
+    with runtime.db.sessions() as session:
+        session.begin()
+        try:
+            counts = ingest_snapshot(session, runtime, snapshot, source="sheet", progress=progress)
+        except BaseException:
+            session.rollback()
+            raise
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    log.info("form sync%s: %s", " (dry run)" if dry_run else "", counts)
+    return counts
+
+
+def push_snapshot(named_values: dict[str, Sequence[str]]) -> SheetSnapshot:
+    """Turn an Apps Script onFormSubmit `namedValues` into a one-row snapshot."""
+    header = list(named_values)
+    row = [", ".join(str(v) for v in values) for values in named_values.values()]
+    return SheetSnapshot(header=header, rows=[row])

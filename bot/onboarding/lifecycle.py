@@ -1,0 +1,166 @@
+"""The application's life: one function per transition, each refused if illegal and audited.
+
+    submitted → awaiting_join_request → ready_for_review → approved → invited
+    side exits: rejected, withdrawn, expired, duplicate
+
+Verification is not a state; it is a verdict stored beside the status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.models import Application, AuditEntry
+from bot.models import ApplicationStatus as S
+
+
+class DomainError(Exception):
+    """A request the domain refuses; the message is safe to show (English, no personal data)."""
+
+
+class IllegalTransition(DomainError):
+    """A transition that the current status does not allow."""
+
+
+OPEN = frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST, S.READY_FOR_REVIEW})
+TRANSITIONS: dict[str, tuple[frozenset[S], S]] = {
+    "confirmation_sent": (frozenset({S.SUBMITTED}), S.AWAITING_JOIN_REQUEST),
+    "join_request_seen": (frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST}), S.READY_FOR_REVIEW),
+    "approve": (frozenset({S.AWAITING_JOIN_REQUEST, S.READY_FOR_REVIEW}), S.APPROVED),
+    "invited": (frozenset({S.APPROVED}), S.INVITED),
+    "reject": (OPEN, S.REJECTED),
+    "withdraw": (OPEN | {S.APPROVED}, S.WITHDRAWN),
+    "expire": (frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST}), S.EXPIRED),
+    "mark_duplicate": (OPEN, S.DUPLICATE),
+}
+
+
+def can(app: Application, action: str) -> bool:
+    """Whether `action` is allowed from the application's current status."""
+    sources, _ = TRANSITIONS[action]
+    return S(app.status) in sources
+
+
+def audit(
+    app: Application | None,
+    *,
+    actor: str,
+    at: datetime,
+    action: str,
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Build an audit entry (attached to the application's history when there is one)."""
+    entry = AuditEntry(actor=actor, at=at, action=action, reason=reason, detail=detail or {})
+    if app is not None:
+        app.history.append(entry)
+    return entry
+
+
+def _move(
+    app: Application,
+    action: str,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    sources, target = TRANSITIONS[action]
+    current = S(app.status)
+    if current not in sources:
+        raise IllegalTransition(
+            f"{app.code}: cannot {action.replace('_', ' ')} an application that is {current}"
+        )
+    app.status = target
+    app.status_changed_at = at
+    return audit(
+        app,
+        actor=actor,
+        at=at,
+        action=action,
+        reason=reason,
+        detail={"from": current.value, "to": target.value, **(detail or {})},
+    )
+
+
+def confirmation_sent(app: Application, *, at: datetime, actor: str = "system") -> AuditEntry:
+    """The confirmation email went out: wait for the Facebook join request."""
+    app.confirmation_sent_at = at
+    return _move(app, "confirmation_sent", actor=actor, at=at)
+
+
+def join_request_seen(
+    app: Application, *, actor: str, at: datetime, detail: dict[str, Any] | None = None
+) -> AuditEntry:
+    """A join request was matched: ready for the secretariat's decision.
+
+    For an application already decided, only the fact is recorded (no transition)."""
+    first_time = app.join_request_seen_at is None
+    if first_time:
+        app.join_request_seen_at = at
+    if can(app, "join_request_seen"):
+        return _move(app, "join_request_seen", actor=actor, at=at, detail=detail)
+    return audit(
+        app,
+        actor=actor,
+        at=at,
+        action="join_request_recorded",
+        detail={"status": app.status, "first_time": first_time, **(detail or {})},
+    )
+
+
+def approve(app: Application, *, actor: str, at: datetime, reason: str = "") -> AuditEntry:
+    """Approve; a reviewer approving has seen the join request in Facebook, so record that."""
+    seen_by_reviewer = app.join_request_seen_at is None
+    entry = _move(
+        app,
+        "approve",
+        actor=actor,
+        at=at,
+        reason=reason,
+        detail={"join_request_confirmed_by_reviewer": seen_by_reviewer},
+    )
+    if seen_by_reviewer:
+        app.join_request_seen_at = at
+    app.approved_at = at
+    app.approved_by = actor
+    app.decision_reason = reason
+    return entry
+
+
+def mark_invited(app: Application, *, at: datetime, actor: str = "system") -> AuditEntry:
+    """Every invitation was delivered."""
+    return _move(app, "invited", actor=actor, at=at)
+
+
+def reject(
+    app: Application, *, actor: str, at: datetime, reason: str, notify: bool = False
+) -> AuditEntry:
+    """Reject with a reason; `notify` says whether the applicant is told the reason."""
+    if not reason.strip():
+        raise DomainError(f"{app.code}: a rejection needs a reason")
+    entry = _move(app, "reject", actor=actor, at=at, reason=reason, detail={"notify": notify})
+    app.decision_reason = reason
+    app.reason_shared = notify
+    return entry
+
+
+def withdraw(app: Application, *, actor: str, at: datetime, reason: str = "") -> AuditEntry:
+    """The applicant withdrew (or asked to be removed)."""
+    return _move(app, "withdraw", actor=actor, at=at, reason=reason)
+
+
+def expire(app: Application, *, at: datetime, reason: str = "") -> AuditEntry:
+    """No join request arrived in time."""
+    return _move(app, "expire", actor="system", at=at, reason=reason)
+
+
+def mark_duplicate(app: Application, *, into: Application, actor: str, at: datetime) -> AuditEntry:
+    """Merge this application into another one."""
+    if into.id == app.id:
+        raise DomainError(f"{app.code}: cannot be a duplicate of itself")
+    entry = _move(app, "mark_duplicate", actor=actor, at=at, detail={"merged_into": into.code})
+    app.merged_into_id = into.id
+    return entry

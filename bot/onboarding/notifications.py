@@ -1,0 +1,100 @@
+"""Emails to applicants about their application (texts in bot/messaging/texts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.messaging.outbox import enqueue_email
+from bot.messaging.texts import render
+from bot.models import Application, ApplicationStatus, OutboundMessage
+from bot.onboarding import lifecycle
+from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
+
+
+def messenger_link(settings: Settings, app: Application) -> str:
+    """The applicant's m.me link that ties their Messenger identity to the application."""
+    return f"https://m.me/{settings.messenger.page_username}?ref={app.link_token}"
+
+
+def _email(
+    session: Session,
+    settings: Settings,
+    app: Application,
+    *,
+    key: str,
+    template: str,
+    purpose: str,
+    at: datetime,
+    **context: object,
+) -> OutboundMessage:
+    text = render(template, settings.app.templates_dir, app=app, settings=settings, **context)
+    return enqueue_email(
+        session,
+        key=key,
+        to=app.email,
+        subject=text.subject,
+        body=text.body,
+        purpose=purpose,
+        application_id=app.id,
+        now=at,
+    )
+
+
+def after_screening(
+    session: Session, app: Application, *, settings: Settings, at: datetime
+) -> None:
+    """Send the confirmation email (or, for an ineligible verdict, the configured notice)."""
+    if app.status != ApplicationStatus.SUBMITTED:
+        return
+    if app.verdict == "ineligible":
+        if settings.verification.ineligible_email == "notice":
+            _email(
+                session,
+                settings,
+                app,
+                key=f"ineligible:{app.code}",
+                template="ineligible",
+                purpose="ineligible_notice",
+                at=at,
+            )
+        return
+    upcoming = next_session(at, settings.orientation, ORIENTATION_KINDS, tz=settings.tz)
+    _email(
+        session,
+        settings,
+        app,
+        key=f"confirmation:{app.code}",
+        template="confirmation",
+        purpose="confirmation",
+        at=at,
+        link=messenger_link(settings, app),
+        session_info=upcoming,
+        tz=settings.tz,
+    )
+
+
+def after_confirmation_sent(session: Session, row: OutboundMessage, runtime: object) -> None:
+    """The confirmation went out: the application now waits for the Facebook join request."""
+    app = session.get(Application, row.application_id) if row.application_id else None
+    if app is not None and lifecycle.can(app, "confirmation_sent"):
+        lifecycle.confirmation_sent(app, at=row.sent_at or app.status_changed_at)
+
+
+def send_rejection(
+    session: Session, app: Application, *, settings: Settings, at: datetime, share_reason: bool
+) -> None:
+    """Tell a rejected applicant, with the reason only when the reviewer chose to share it."""
+    _email(
+        session,
+        settings,
+        app,
+        key=f"rejection:{app.code}",
+        template="rejection",
+        purpose="rejection",
+        at=at,
+        share_reason=share_reason,
+        reason=app.decision_reason,
+    )

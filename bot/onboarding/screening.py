@@ -1,0 +1,127 @@
+"""Run verification on stored applications and keep the verdict beside their status."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.models import Application, ApplicationStatus
+from bot.onboarding.answers import FormAnswers
+from bot.onboarding.registry import Registry, load_registry
+from bot.onboarding.verification import DuplicateFacts, Verdict, verify
+
+REJECTED = ApplicationStatus.REJECTED.value
+
+
+def _name_key(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+@dataclass
+class DuplicateIndex:
+    """Who else applied with the same email, or the same name at the same organization."""
+
+    by_email: dict[str, list[tuple[int, str, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    by_name_org: dict[tuple[str, str], list[tuple[int, str, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    @classmethod
+    def load(cls, session: Session, *, emails: Iterable[str] | None = None) -> DuplicateIndex:
+        """Build from the database (all applications, or those with the given emails)."""
+        index = cls()
+        query = select(
+            Application.id,
+            Application.code,
+            Application.status,
+            Application.email,
+            Application.full_name,
+            Application.organization_code,
+            Application.organization_text,
+        ).where(Application.erased_at.is_(None))
+        if emails is not None:
+            query = query.where(Application.email.in_(list(emails)))
+        for row in session.execute(query):
+            index.add(
+                row.id,
+                row.code,
+                row.status,
+                row.email,
+                row.full_name,
+                row.organization_code or row.organization_text,
+            )
+        return index
+
+    def add(self, app_id: int, code: str, status: str, email: str, name: str, org: str) -> None:
+        """Remember one application."""
+        entry = (app_id, code, status)
+        self.by_email[email].append(entry)
+        if name and org:
+            self.by_name_org[(_name_key(name), org)].append(entry)
+
+    def facts(self, app: Application, org_code: str | None) -> DuplicateFacts:
+        """Other applications that look like the same person as `app`."""
+        same_email = [e for e in self.by_email.get(app.email, []) if e[0] != app.id]
+        key = (_name_key(app.full_name), org_code or app.organization_text)
+        same_name = [e for e in self.by_name_org.get(key, []) if e[0] != app.id]
+        rejected = {e[1] for e in same_email + same_name if e[2] == REJECTED}
+        return DuplicateFacts(
+            same_email=tuple(e[1] for e in same_email),
+            same_name_and_org=tuple(e[1] for e in same_name),
+            previously_rejected=tuple(sorted(rejected)),
+        )
+
+
+def answers_of(app: Application) -> FormAnswers:
+    """The mapped answers of a stored application."""
+    return FormAnswers(
+        submitted_at=app.submitted_at,
+        email=app.email,
+        full_name=app.full_name,
+        kana=app.kana,
+        facebook_name=app.facebook_name,
+        service_type=app.service_type,
+        organization=app.organization_text,
+        department=app.department,
+        prefecture=app.prefecture,
+        employment_status=app.employment_status,
+        interests=tuple(app.interests or ()),
+        consent=app.consent,
+        referrer=app.referrer,
+    )
+
+
+def screen(
+    app: Application,
+    *,
+    settings: Settings,
+    index: DuplicateIndex,
+    at: datetime,
+    registry: Registry | None = None,
+) -> Verdict:
+    """Verify one application and store the verdict, its reasons and the organization."""
+    registry = registry or load_registry()
+    extra = frozenset(settings.verification.extra_allowed_domains)
+    answers = answers_of(app)
+    first = verify(answers, registry, extra_allowed_domains=extra)
+    facts = index.facts(app, first.organization_code)
+    verdict = (
+        first
+        if facts == DuplicateFacts()
+        else verify(answers, registry, duplicates=facts, extra_allowed_domains=extra)
+    )
+    app.verdict = verdict.status
+    app.reasons = [{"code": r.code, "message": r.message} for r in verdict.reasons]
+    app.organization_code = verdict.organization_code
+    app.organization_name = verdict.organization_name or ""
+    app.verified_at = at
+    return verdict

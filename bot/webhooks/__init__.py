@@ -1,0 +1,9 @@
+"""Inbound webhooks (Messenger, Forms push): verify, store, answer fast."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhook blueprints that exist in this build."""

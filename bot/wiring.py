@@ -1,0 +1,15 @@
+"""Register the domain's inbox handlers and after-send hooks on a runtime."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+def register_domain(runtime: Runtime) -> None:
+    """Route inbound events and sent messages to the domain modules that own them."""
+    from bot.onboarding import notifications
+
+    runtime.after_sent["confirmation"] = notifications.after_confirmation_sent
