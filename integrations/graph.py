@@ -1,0 +1,356 @@
+"""Meta Graph API adapter: Send API, User Profile API and Messenger Profile API over requests.
+
+Every call carries ``access_token`` and ``appsecret_proof`` (HMAC-SHA256 of the page token
+keyed with the app secret) as query parameters and an explicit timeout. Failures become
+``DeliveryError`` with a ``FailureKind`` from ``classify_graph_error``; their messages and the
+log lines here never contain the token, the app secret, the proof, a PSID or message text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from bot.messaging.compose import MessageLimitError, validate_message
+from integrations.ports import DeliveryError, FailureKind, SendResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+DEFAULT_VERSION = "v25.0"
+
+MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
+# Retired by Meta on 2026-04-27; calls using them fail with error 100.
+RETIRED_TAGS = frozenset({"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"})
+
+RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613, 1200})
+UNREACHABLE_CODES = frozenset({551, 230})
+SUBCODE_PERSON_UNAVAILABLE = 1545041
+SUBCODE_NO_MATCHING_USER = 2018001
+SUBCODE_OUTSIDE_WINDOW = 2018278
+
+USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
+PROFILE_FIELDS = "first_name,last_name,name"
+GET_STARTED_PAYLOAD_MAX = 1000
+GREETING_TEXT_MAX = 160
+_ERROR_MESSAGE_MAX = 200
+
+_NOT_RETRYABLE_REQUEST_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+)
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A person's name as the User Profile API returns it (fields may be withheld)."""
+
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+def appsecret_proof(page_token: str, app_secret: str) -> str:
+    """Return the hex HMAC-SHA256 of the access token keyed with the app secret."""
+    return hmac.new(
+        app_secret.encode("utf-8"), page_token.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+
+
+def classify_graph_error(
+    status: int, body: Mapping[str, Any] | None, headers: Mapping[str, str] | None = None
+) -> DeliveryError:
+    """Turn a failed Graph response into a DeliveryError whose kind tells the outbox what to do.
+
+    Specific (code, subcode) pairs are checked before their bare codes: 10/2018278 is the
+    closed 24-hour window while other 10s are permission problems; 100/2018001 is an unknown
+    person while other 100s are invalid parameters. Known codes win over the HTTP status;
+    the status decides only when the body carries no code we know.
+    """
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        error = {}
+    code = _int_or_none(error.get("code"))
+    subcode = _int_or_none(error.get("error_subcode"))
+    kind = _kind_for(status, code, subcode)
+    retry_after = _retry_after_seconds(headers) if kind is FailureKind.RETRY else None
+    detail = error.get("message")
+    text = f"Graph API error: HTTP {status}, code {code}, subcode {subcode}"
+    if isinstance(detail, str) and detail:
+        text += f": {detail[:_ERROR_MESSAGE_MAX]}"
+    return DeliveryError(kind, text, code=code, subcode=subcode, retry_after=retry_after)
+
+
+def _kind_for(status: int, code: int | None, subcode: int | None) -> FailureKind:
+    if code == 10 and subcode == SUBCODE_OUTSIDE_WINDOW:
+        return FailureKind.OUTSIDE_WINDOW
+    if code in UNREACHABLE_CODES or subcode == SUBCODE_PERSON_UNAVAILABLE:
+        return FailureKind.UNREACHABLE
+    if code == 100 and subcode == SUBCODE_NO_MATCHING_USER:
+        return FailureKind.UNREACHABLE
+    if code in RETRY_CODES:
+        return FailureKind.RETRY
+    if code is not None and (code in (10, 190) or 200 <= code <= 299):
+        return FailureKind.AUTH
+    if code == 100:
+        return FailureKind.INVALID
+    if status >= 500 or status == 429:
+        return FailureKind.RETRY
+    if status in (401, 403):
+        return FailureKind.AUTH
+    return FailureKind.INVALID
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Read the longest wait Meta announces in its usage headers (minutes) or Retry-After."""
+    if not headers:
+        return None
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    waits: list[float] = []
+    for name in USAGE_HEADERS:
+        raw = lowered.get(name.lower())
+        if raw:
+            waits.extend(60.0 * minutes for minutes in _regain_minutes(raw))
+    retry_after = lowered.get("retry-after")
+    if retry_after:
+        try:
+            waits.append(float(retry_after))
+        except ValueError:
+            pass
+    positive = [wait for wait in waits if wait > 0]
+    return max(positive) if positive else None
+
+
+def _regain_minutes(raw: str) -> list[float]:
+    """Collect every estimated_time_to_regain_access found in one usage header."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return []
+    found: list[float] = []
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            value = node.get("estimated_time_to_regain_access")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found.append(float(value))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+class GraphClient:
+    """The real Messenger transport: implements MessengerSender over the Graph API."""
+
+    def __init__(
+        self,
+        page_token: str,
+        app_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        version: str = DEFAULT_VERSION,
+        timeout: float = 10,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not page_token or not app_secret:
+            raise ValueError("page_token and app_secret are required")
+        self._page_token = page_token
+        self._app_secret = app_secret
+        self._proof = appsecret_proof(page_token, app_secret)
+        self._base = f"{base_url.rstrip('/')}/{version.strip('/')}"
+        self._timeout = timeout
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"GraphClient(base={self._base!r})"
+
+    def send(
+        self,
+        psid: str,
+        message: dict[str, Any],
+        *,
+        messaging_type: str,
+        tag: str | None = None,
+    ) -> SendResult:
+        """Send one message to a person and return Meta's message id.
+
+        Raises:
+            DeliveryError: INVALID before any HTTP call for a retired tag, a tag/type mismatch,
+                an unknown messaging_type or a message over Meta's limits; otherwise the
+                classified Graph failure.
+        """
+        self._refuse_invalid(psid, message, messaging_type, tag)
+        body: dict[str, Any] = {
+            "recipient": {"id": psid},
+            "messaging_type": messaging_type,
+            "message": message,
+        }
+        if tag is not None:
+            body["tag"] = tag
+        data = self._call("POST", "me/messages", operation="send", json_body=body)
+        message_id = data.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            # The message may have gone out: do not retry blindly, keep it visible instead.
+            raise DeliveryError(FailureKind.INVALID, "Graph send answered without a message_id")
+        return SendResult(message_id=message_id)
+
+    def user_profile(self, psid: str) -> UserProfile:
+        """Return the person's names from the User Profile API."""
+        if not isinstance(psid, str) or not psid:
+            raise DeliveryError(FailureKind.INVALID, "psid must be a non-empty string")
+        data = self._call(
+            "GET",
+            quote(psid, safe=""),
+            operation="user_profile",
+            params={"fields": PROFILE_FIELDS},
+        )
+        return UserProfile(
+            name=_str_or_none(data.get("name")),
+            first_name=_str_or_none(data.get("first_name")),
+            last_name=_str_or_none(data.get("last_name")),
+        )
+
+    def set_messenger_profile(
+        self,
+        get_started_payload: str,
+        greeting: list[dict[str, Any]],
+        persistent_menu: list[dict[str, Any]],
+    ) -> None:
+        """Set the Page's Get Started button, greeting and persistent menu."""
+        if not get_started_payload or len(get_started_payload) > GET_STARTED_PAYLOAD_MAX:
+            raise DeliveryError(
+                FailureKind.INVALID,
+                f"get_started payload must be 1 to {GET_STARTED_PAYLOAD_MAX} characters",
+            )
+        for item in greeting:
+            text = item.get("text")
+            if not isinstance(text, str) or not 1 <= len(text) <= GREETING_TEXT_MAX:
+                raise DeliveryError(
+                    FailureKind.INVALID,
+                    f"greeting text must be 1 to {GREETING_TEXT_MAX} characters",
+                )
+        body = {
+            "get_started": {"payload": get_started_payload},
+            "greeting": greeting,
+            "persistent_menu": persistent_menu,
+        }
+        self._call("POST", "me/messenger_profile", operation="messenger_profile", json_body=body)
+
+    def _refuse_invalid(
+        self, psid: str, message: dict[str, Any], messaging_type: str, tag: str | None
+    ) -> None:
+        problem: str | None = None
+        if not isinstance(psid, str) or not psid:
+            problem = "psid must be a non-empty string"
+        elif messaging_type not in MESSAGING_TYPES:
+            problem = f"unknown messaging_type {messaging_type!r}"
+        elif tag in RETIRED_TAGS:
+            problem = f"message tag {tag} was retired by Meta on 2026-04-27"
+        elif messaging_type == "MESSAGE_TAG" and not tag:
+            problem = "messaging_type MESSAGE_TAG needs a tag"
+        elif tag is not None and messaging_type != "MESSAGE_TAG":
+            problem = "a tag is only allowed with messaging_type MESSAGE_TAG"
+        else:
+            try:
+                validate_message(message)
+            except MessageLimitError as exc:
+                problem = f"message over Meta's limits: {exc}"
+        if problem is not None:
+            log.warning("graph send refused before sending: %s", problem)
+            raise DeliveryError(FailureKind.INVALID, problem)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        query = {
+            **(params or {}),
+            "access_token": self._page_token,
+            "appsecret_proof": self._proof,
+        }
+        try:
+            response = self._session.request(
+                method,
+                f"{self._base}/{path}",
+                params=query,
+                json=json_body,
+                timeout=self._timeout,
+            )
+        except _NOT_RETRYABLE_REQUEST_ERRORS as exc:
+            # The exception text holds the URL with the token: report only its type.
+            log.error("graph %s not sent: %s", operation, type(exc).__name__)
+            raise DeliveryError(
+                FailureKind.INVALID, f"Graph request invalid: {type(exc).__name__}"
+            ) from None
+        except requests.RequestException as exc:
+            log.warning("graph %s failed in transport: %s", operation, type(exc).__name__)
+            raise DeliveryError(
+                FailureKind.RETRY, f"Graph request failed: {type(exc).__name__}"
+            ) from None
+
+        data = _json_or_none(response)
+        if 200 <= response.status_code < 300 and isinstance(data, dict):
+            return data
+        if 200 <= response.status_code < 300:
+            raise DeliveryError(FailureKind.INVALID, "Graph answered with a body that is not JSON")
+        error = classify_graph_error(response.status_code, data, response.headers)
+        safe = self._scrub(str(error))
+        log.warning(
+            "graph %s failed: status=%s code=%s subcode=%s kind=%s retry_after=%s",
+            operation,
+            response.status_code,
+            error.code,
+            error.subcode,
+            error.kind,
+            error.retry_after,
+        )
+        raise DeliveryError(
+            error.kind,
+            safe,
+            code=error.code,
+            subcode=error.subcode,
+            retry_after=error.retry_after,
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._page_token, self._app_secret, self._proof):
+            text = text.replace(secret, "***")
+        return text
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
