@@ -22,10 +22,12 @@ class CommandError(Exception):
 
 def _expected_failures() -> tuple[type[Exception], ...]:
     """Failures a user can act on: printed as one line, exit status 1."""
+    from bot.messaging.commands import SimulateError
     from bot.onboarding.intake import FormSyncError
+    from integrations.ports import DeliveryError
     from integrations.sheets import FormSourceError
 
-    return (DomainError, CommandError, FormSyncError, FormSourceError)
+    return (DomainError, CommandError, FormSyncError, FormSourceError, SimulateError, DeliveryError)
 
 
 def setup_logging(level: str) -> None:
@@ -183,7 +185,13 @@ def cmd_applications_approve(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     with rt.db.transaction() as session:
         for code in args.codes:
-            approve(session, get_by_code(session, code), actor=args.actor, at=rt.now())
+            approve(
+                session,
+                get_by_code(session, code),
+                settings=rt.settings,
+                actor=args.actor,
+                at=rt.now(),
+            )
     print(f"approved {len(args.codes)} application(s)")
     return 0
 
@@ -364,13 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("codes", nargs="*", metavar="CODE")
     p.add_argument("--all", action="store_true")
 
-    for register in _EXTENSIONS:
-        register(sub, add)
+    from bot.messaging import commands as messenger_commands
+
+    for part in (messenger_commands,):
+        part.register(sub, add)
     return parser
-
-
-# Other parts of the product add their subcommands here: (subparsers, add) -> None.
-_EXTENSIONS: list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,8 +15,9 @@ from bot.config import Settings
 from bot.models import Application
 from bot.onboarding import lifecycle
 from bot.onboarding.codes import normalize_registration_code
+from bot.onboarding.invitations import allocate_invitations
 from bot.onboarding.lifecycle import DomainError
-from bot.onboarding.notifications import send_rejection
+from bot.onboarding.notifications import send_approval, send_rejection
 
 
 class NotFound(DomainError):
@@ -79,11 +80,20 @@ def to_json(app: Application, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def approve(
-    session: Session, app: Application, *, actor: str, at: datetime, reason: str = ""
+    session: Session,
+    app: Application,
+    *,
+    settings: Settings,
+    actor: str,
+    at: datetime,
+    reason: str = "",
 ) -> None:
-    """Approve one application."""
+    """Approve one application, allocate its invitations and email the member their link."""
     lifecycle.approve(app, actor=actor, at=at, reason=reason)
+    app.cohort_key = at.astimezone(settings.tz).strftime("%Y-%m")
     session.flush()
+    allocate_invitations(session, app, settings=settings, at=at)
+    send_approval(session, app, settings=settings, at=at)
 
 
 def reject(

@@ -83,6 +83,24 @@ def after_confirmation_sent(session: Session, row: OutboundMessage, runtime: obj
         lifecycle.confirmation_sent(app, at=row.sent_at or app.status_changed_at)
 
 
+def send_approval(session: Session, app: Application, *, settings: Settings, at: datetime) -> None:
+    """Welcome the member and give them the m.me link that receives the invitations."""
+    upcoming = next_session(at, settings.orientation, ORIENTATION_KINDS, tz=settings.tz)
+    _email(
+        session,
+        settings,
+        app,
+        key=f"approved:{app.code}",
+        template="approved",
+        purpose="approved",
+        at=at,
+        link=messenger_link(settings, app),
+        linked=app.messenger_identity_id is not None,
+        session_info=upcoming,
+        tz=settings.tz,
+    )
+
+
 def send_rejection(
     session: Session, app: Application, *, settings: Settings, at: datetime, share_reason: bool
 ) -> None:

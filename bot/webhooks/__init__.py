@@ -6,4 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the webhook blueprints that exist in this build."""
+    """Register the webhook blueprints."""
+    from bot.webhooks import messenger
+
+    app.register_blueprint(messenger.bp)

@@ -1,0 +1,200 @@
+"""Invitations: approval allocates a prefecture chat, the 村 group and the month's cohort chat.
+
+There is no API to add anyone to a group chat or group; an invitation is the group's invite
+link sent as a URL button. A group with no room (Messenger chats hold 250) or a missing group
+holds the invitation and alerts the secretariat instead of sending a useless link.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.alerts import raise_alert
+from bot.config import Settings
+from bot.messaging.compose import url_buttons
+from bot.messaging.outbox import enqueue_messenger
+from bot.messaging.texts import render
+from bot.models import Application, Group, Invitation, MessengerIdentity, OutboundMessage
+from bot.onboarding import lifecycle
+
+log = logging.getLogger(__name__)
+KINDS = ("prefecture", "village", "cohort")
+NEARLY_FULL = 0.9
+KIND_LABELS = {
+    "prefecture": "都道府県メッセンジャーグループ",
+    "village": "村Facebookグループ",
+    "cohort": "入庁同期メッセンジャーグループ",
+}
+
+
+def group_key(app: Application, kind: str, settings: Settings, at: datetime) -> str:
+    """Which group of a kind this member belongs to (prefecture, "village", or "YYYY-MM")."""
+    if kind == "prefecture":
+        return app.prefecture
+    if kind == "village":
+        return "village"
+    return (app.approved_at or at).astimezone(settings.tz).strftime("%Y-%m")
+
+
+def _take_seat(session: Session, kind: str, key: str) -> Group | None:
+    """Count a seat in the first open group of kind/key with room (atomic per group)."""
+    candidates = session.scalars(
+        select(Group)
+        .where(
+            Group.kind == kind,
+            Group.key == key,
+            Group.active.is_(True),
+            Group.invite_url != "",
+            Group.seats_used < Group.capacity,
+        )
+        .order_by(Group.id)
+    ).all()
+    for group in candidates:
+        taken = session.execute(
+            update(Group)
+            .where(Group.id == group.id, Group.seats_used < Group.capacity)
+            .values(seats_used=Group.seats_used + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) == 1:
+            session.refresh(group)
+            return group
+    return None
+
+
+def _check_capacity(session: Session, settings: Settings, group: Group, at: datetime) -> None:
+    if group.seats_used >= NEARLY_FULL * group.capacity:
+        raise_alert(
+            session,
+            kind="group_nearly_full",
+            key=f"{group.id}",
+            now=at,
+            message=f"「{group.name}」が{group.seats_used}/{group.capacity}人です。"
+            "次のグループ（招待リンク）を用意してください。",
+            notify=settings.mail.secretariat_address,
+        )
+
+
+def allocate_invitations(
+    session: Session, app: Application, *, settings: Settings, at: datetime
+) -> list[Invitation]:
+    """Give an approved member a seat in each kind of group and queue what can be sent."""
+    existing = {
+        inv.kind: inv
+        for inv in session.scalars(select(Invitation).where(Invitation.application_id == app.id))
+    }
+    for kind in KINDS:
+        if kind in existing:
+            continue  # approving twice never allocates twice
+        inv = Invitation(
+            application_id=app.id,
+            kind=kind,
+            status="held",
+            created_at=at,
+            key=group_key(app, kind, settings, at),
+        )
+        session.add(inv)
+        existing[kind] = inv
+    session.flush()
+    for inv in existing.values():
+        if inv.group_id is None:
+            _place(session, settings, app, inv, at)
+    queue_invitations(session, app, settings=settings, at=at)
+    return list(existing.values())
+
+
+def _place(
+    session: Session, settings: Settings, app: Application, inv: Invitation, at: datetime
+) -> None:
+    group = _take_seat(session, inv.kind, inv.key)
+    if group is None:
+        inv.status = "held"
+        raise_alert(
+            session,
+            kind="group_missing",
+            key=f"{inv.kind}:{inv.key}",
+            now=at,
+            message=f"{KIND_LABELS[inv.kind]}（{inv.key or '都道府県未回答'}）に"
+            "空きのあるグループがありません。招待を保留しています。",
+            notify=settings.mail.secretariat_address,
+        )
+        log.warning("invitation for %s held: no open %s group", app.code, inv.kind)
+        return
+    inv.group_id, inv.status = group.id, "allocated"
+    _check_capacity(session, settings, group, at)
+
+
+def queue_invitations(
+    session: Session, app: Application, *, settings: Settings, at: datetime
+) -> int:
+    """Queue the allocated invitations of a member whose Messenger identity is linked."""
+    if app.messenger_identity_id is None:
+        return 0
+    identity = session.get(MessengerIdentity, app.messenger_identity_id)
+    if identity is None:
+        return 0
+    queued = 0
+    invitations = session.scalars(
+        select(Invitation)
+        .where(Invitation.application_id == app.id, Invitation.status == "allocated")
+        .order_by(Invitation.id)
+    ).all()
+    for inv in invitations:
+        group = session.get(Group, inv.group_id)
+        assert group is not None
+        text = render(
+            "invitation",
+            settings.app.templates_dir,
+            app=app,
+            group=group,
+            label=KIND_LABELS[inv.kind],
+        ).body.strip()
+        row = enqueue_messenger(
+            session,
+            key=f"invite:{app.code}:{inv.kind}",
+            psid=identity.psid,
+            message=url_buttons(text, [("参加する", group.invite_url)]),
+            purpose="invitation",
+            application_id=app.id,
+            now=at,
+        )
+        inv.outbound_id, inv.status = row.id, "queued"
+        queued += 1
+    return queued
+
+
+def place_held(session: Session, *, settings: Settings, at: datetime) -> int:
+    """Try again to place held invitations (a group was added or got room)."""
+    placed = 0
+    held = session.scalars(
+        select(Invitation).where(Invitation.status == "held").order_by(Invitation.id)
+    ).all()
+    for inv in held:
+        app = session.get(Application, inv.application_id)
+        if app is None or app.erased_at is not None:
+            continue
+        _place(session, settings, app, inv, at)
+        if inv.status == "allocated":
+            placed += 1
+            queue_invitations(session, app, settings=settings, at=at)
+    return placed
+
+
+def after_invitation_sent(session: Session, row: OutboundMessage, runtime: object) -> None:
+    """Mark the invitation delivered; when all three went out the member is `invited`."""
+    inv = session.scalars(select(Invitation).where(Invitation.outbound_id == row.id)).first()
+    if inv is None:
+        return
+    inv.status, inv.sent_at = "sent", row.sent_at
+    app = session.get(Application, inv.application_id)
+    if app is None:
+        return
+    statuses = set(
+        session.scalars(select(Invitation.status).where(Invitation.application_id == app.id))
+    )
+    if statuses == {"sent"} and lifecycle.can(app, "invited"):
+        lifecycle.mark_invited(app, at=row.sent_at or app.status_changed_at)
