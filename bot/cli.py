@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -133,12 +134,14 @@ def cmd_applications_list(args: argparse.Namespace) -> int:
 def cmd_applications_show(args: argparse.Namespace) -> int:
     """Show one application with its verification reasons and history."""
     from bot.onboarding.applications import get_by_code, to_json
+    from bot.onboarding.notifications import messenger_link
 
     rt = _runtime(args)
     tz = rt.settings.tz
     with rt.db.transaction() as session:
         app = get_by_code(session, args.code)
         data = to_json(app, tz)
+        data["messenger_link"] = messenger_link(rt.settings, app)
         data["answers"] = app.answers
         data["history"] = [
             {
@@ -167,6 +170,7 @@ def cmd_applications_show(args: argparse.Namespace) -> int:
         "submitted_at",
         "join_request_seen",
         "messenger_linked",
+        "messenger_link",
     ):
         print(f"{key:>18}: {data[key]}")
     print("reasons:")
@@ -381,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, load settings, run; every failure is one line and non-zero."""
+    if hasattr(signal, "SIGPIPE"):  # `cityhall … | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     try:
         settings: Settings = load_settings(args.config)

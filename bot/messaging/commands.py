@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import requests
 
@@ -77,12 +78,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if settings.messenger.transport == "graph":
         raise SimulateError("messenger simulate is for the local sandbox (transport 'outbox')")
     secret = settings.messenger.app_secret or DEMO_APP_SECRET
+    ref = args.ref
+    if ref and "ref=" in ref:  # a whole m.me link was pasted
+        ref = parse_qs(urlparse(ref).query).get("ref", [""])[0]
     body = simulated_event(
         args.psid,
         page_id=settings.messenger.page_id or "0",
-        ref=args.ref,
+        ref=ref,
         text=args.text,
-        postback=args.postback or ("GET_STARTED" if args.ref and args.get_started else None),
+        postback=args.postback or ("GET_STARTED" if ref and args.get_started else None),
     )
     raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
     url = args.url.rstrip("/") + "/webhooks/messenger"
@@ -108,7 +112,7 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     add("setup", cmd_setup, "set the Page's Get Started button, greeting and menu", commands)
     p = add("simulate", cmd_simulate, "post a signed event to the running server", commands)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--ref", help="an application's link token (as from its m.me link)")
+    what.add_argument("--ref", help="an application's m.me link, or just its ref token")
     what.add_argument("--text", help="a text message")
     what.add_argument("--postback", help="a postback payload, e.g. MENU_STATUS")
     p.add_argument(

@@ -159,12 +159,12 @@ class Conversation:
         )
         log.info("application %s linked to its Messenger identity", app.code)
         self.session.flush()
-        queue_invitations(self.session, app, settings=self.rt.settings, at=self.now)
         self.reply(
             "linked",
             app=app,
             approved=app.status in (ApplicationStatus.APPROVED, ApplicationStatus.INVITED),
         )
+        queue_invitations(self.session, app, settings=self.rt.settings, at=self.now)
 
     def _fetch_name(self, identity: MessengerIdentity) -> None:
         """Ask the User Profile API for the person's name (for matching join requests)."""
