@@ -377,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true")
 
     from bot.messaging import commands as messenger_commands
+    from jobs import cli as jobs_commands
 
-    for part in (messenger_commands,):
+    for part in (messenger_commands, jobs_commands):
         part.register(sub, add)
     return parser
 

@@ -56,6 +56,7 @@ class AppSettings:
     facebook_group_url: str = "https://www.facebook.com/groups/online.shiyakusho"
     secure_cookies: bool = False
     max_webhook_bytes: int = 256 * 1024
+    trusted_proxies: int = 0  # reverse proxies in front (X-Forwarded-For/-Proto hops to trust)
     templates_dir: str = ""  # overrides for the message templates (bot/messaging/texts)
 
 
@@ -176,6 +177,7 @@ class OrientationSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     erase_after_days: int = 180
+    job_runs_days: int = 30  # JobRun history kept this long (no personal data in it)
 
 
 @dataclass(frozen=True)

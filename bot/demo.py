@@ -110,6 +110,7 @@ def run_demo(
     from bot.onboarding.accounts import add_user
     from bot.onboarding.groups import ensure_configured_groups
     from bot.onboarding.intake import sync_forms
+    from jobs.clock import Clock
 
     settings = _prepare(load_settings(), keep)
     Database(settings.app.database_url).upgrade()
@@ -129,7 +130,8 @@ def run_demo(
     threads = [
         threading.Thread(target=worker.run, kwargs={"stop": stop}, name="worker", daemon=True)
     ]
-    clock = None
+    clock = Clock(runtime)
+    clock.start()
     app = create_app(runtime=runtime)
     server = make_server(host, port, app, threaded=True)
     threads.append(threading.Thread(target=server.serve_forever, name="web", daemon=True))
@@ -154,8 +156,7 @@ def run_demo(
     stop.wait()
     print("stopping…", flush=True)
     server.shutdown()
-    if clock is not None:
-        clock.shutdown()
+    clock.shutdown()
     for t in threads:
         t.join(timeout=10)
     runtime.db.dispose()

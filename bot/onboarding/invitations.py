@@ -23,7 +23,6 @@ from bot.onboarding import lifecycle
 
 log = logging.getLogger(__name__)
 KINDS = ("prefecture", "village", "cohort")
-NEARLY_FULL = 0.9
 KIND_LABELS = {
     "prefecture": "都道府県メッセンジャーグループ",
     "village": "村Facebookグループ",
@@ -67,7 +66,7 @@ def _take_seat(session: Session, kind: str, key: str) -> Group | None:
 
 
 def _check_capacity(session: Session, settings: Settings, group: Group, at: datetime) -> None:
-    if group.seats_used >= NEARLY_FULL * group.capacity:
+    if group.seats_used * 100 >= settings.jobs.capacity_alert_percent * group.capacity:
         raise_alert(
             session,
             kind="group_nearly_full",

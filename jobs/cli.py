@@ -1,0 +1,116 @@
+"""`cityhall clock`, `cityhall jobs list` and `cityhall jobs run NAME`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+Add = Callable[..., argparse.ArgumentParser]
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(args.settings)
+    runtime.db.check_ready()
+    return runtime
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    """Run the scheduled jobs until SIGTERM/SIGINT (only one clock leads at a time)."""
+    from jobs.clock import Clock
+
+    Clock(_runtime(args)).run_forever()
+    return 0
+
+
+def job_table(runtime: Any) -> list[dict[str, Any]]:
+    """Each job with its schedule, next run and last run (times in the configured zone)."""
+    from bot.models import JobRun
+    from jobs.registry import JOBS
+    from jobs.schedule import check_settings, describe, next_run
+
+    settings = runtime.settings
+    tz = settings.tz
+    triggers = check_settings(settings)
+    now = runtime.now().astimezone(tz)
+    rows = []
+    with runtime.db.transaction() as session:
+        latest = dict(
+            session.execute(select(JobRun.job, func.max(JobRun.id)).group_by(JobRun.job))
+            .tuples()
+            .all()
+        )
+        for spec in JOBS:
+            last = session.get(JobRun, latest[spec.name]) if spec.name in latest else None
+            upcoming = next_run(triggers[spec.name], now)
+            rows.append(
+                {
+                    "name": spec.name,
+                    "schedule": describe(spec, settings),
+                    "next_run": upcoming.astimezone(tz).isoformat() if upcoming else None,
+                    "last_run": last.started_at.astimezone(tz).isoformat() if last else None,
+                    "outcome": last.outcome if last else None,
+                    "detail": last.detail if last else "",
+                }
+            )
+    return rows
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    """Show each job, its schedule, next run, last run and outcome."""
+    runtime = _runtime(args)
+    rows = job_table(runtime)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    print(
+        f"{'JOB':<26}{'SCHEDULE':<16}{'NEXT RUN':<18}{'LAST RUN':<18}OUTCOME   "
+        f"({runtime.settings.app.timezone})"
+    )
+    for r in rows:
+        print(
+            f"{r['name']:<26}{r['schedule']:<16}{_short(r['next_run']):<18}"
+            f"{_short(r['last_run']):<18}{r['outcome'] or '-'}"
+        )
+    return 0
+
+
+def _short(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "-"
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    """Run one job now (recorded like a scheduled run); exit 1 if it fails."""
+    from jobs.registry import UnknownJob, find
+
+    try:
+        spec = find(args.name)
+    except UnknownJob as exc:
+        print(f"cityhall: {exc.args[0]}", file=sys.stderr)
+        return 1
+    from jobs.runner import run_job
+
+    result = run_job(_runtime(args), spec, trigger="manual")
+    if result.outcome != "ok":
+        print(f"cityhall: job {spec.name} failed: {result.detail}", file=sys.stderr)
+        return 1
+    print(f"{spec.name}: ok ({result.detail})" if result.detail else f"{spec.name}: ok")
+    return 0
+
+
+def register(sub: Any, add: Add) -> None:
+    """Add `clock` and `jobs list|run` to the `cityhall` command."""
+    add("clock", cmd_clock, "run the scheduled jobs (one leading clock at a time)")
+    jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
+        dest="jobs_cmd", required=True, metavar="COMMAND"
+    )
+    p = add("list", cmd_jobs_list, "show each job, its schedule, next and last run", jobs)
+    p.add_argument("--json", action="store_true")
+    p = add("run", cmd_jobs_run, "run one job now", jobs)
+    p.add_argument("name", metavar="NAME")

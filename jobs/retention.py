@@ -1,0 +1,119 @@
+"""retention: erase the personal data of applications closed long enough ago.
+
+Applications rejected, withdrawn, expired or merged as duplicates more than `erase_after_days`
+ago (from their last status change) keep only what is not personal: code, status, verdict
+codes, organization, prefecture and dates. An anonymous ApplicationStat row and an audit entry
+(no personal data) are left; `erased_at` marks the application so a second run skips it.
+Job-run history older than `job_runs_days` is pruned too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+
+from bot.models import (
+    Application,
+    ApplicationStat,
+    ApplicationStatus,
+    JobRun,
+    JoinRequest,
+    OutboundMessage,
+    ReviewerNote,
+)
+from bot.onboarding import lifecycle
+from jobs.context import JobContext
+
+CLOSED = (
+    ApplicationStatus.REJECTED,
+    ApplicationStatus.WITHDRAWN,
+    ApplicationStatus.EXPIRED,
+    ApplicationStatus.DUPLICATE,
+)
+UNSENT = ("pending", "leased", "awaiting_window")
+
+
+def run(ctx: JobContext) -> str:
+    """Erase every application due for it."""
+    days = ctx.settings.retention.erase_after_days
+    apps = ctx.session.scalars(
+        select(Application)
+        .where(
+            Application.status.in_([s.value for s in CLOSED]),
+            Application.erased_at.is_(None),
+            Application.status_changed_at <= ctx.now - timedelta(days=days),
+        )
+        .order_by(Application.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for app in apps:
+        erase(ctx, app)
+    pruned = ctx.session.execute(
+        delete(JobRun)
+        .where(JobRun.started_at < ctx.now - timedelta(days=ctx.settings.retention.job_runs_days))
+        .returning(JobRun.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return f"erased {len(apps)}" + (f", pruned {len(pruned)} job runs" if pruned else "")
+
+
+def erase(ctx: JobContext, app: Application) -> None:
+    """Replace one application's personal data, leaving statistics and an audit entry."""
+    s = ctx.session
+    submitted = app.submitted_at.astimezone(ctx.settings.tz)
+    s.add(
+        ApplicationStat(
+            submitted_month=f"{submitted.year:04d}-{submitted.month:02d}",
+            prefecture=app.prefecture,
+            service_type=app.service_type,
+            organization_code=app.organization_code,
+            verdict=app.verdict,
+            final_status=app.status,
+            erased_at=ctx.now,
+        )
+    )
+    app.full_name = app.kana = app.facebook_name = ""
+    app.email = f"erased-{app.id}@invalid"
+    app.organization_text = app.department = app.employment_status = ""
+    app.consent = app.referrer = app.fingerprint = app.decision_reason = ""
+    app.answers, app.interests = {}, []
+    app.reasons = [
+        {"code": r.get("code", ""), "message": ""} for r in app.reasons if isinstance(r, dict)
+    ]
+    app.link_token = f"erased-{app.id}"
+    identity = app.messenger_identity
+    if identity is not None:
+        identity.name = identity.first_name = identity.last_name = ""
+        app.messenger_identity = None
+    s.execute(
+        delete(ReviewerNote)
+        .where(ReviewerNote.application_id == app.id)
+        .execution_options(synchronize_session=False)
+    )
+    s.execute(
+        update(JoinRequest)
+        .where(JoinRequest.application_id == app.id)
+        .values(name="", answer="", candidates=[])
+        .execution_options(synchronize_session=False)
+    )
+    s.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.application_id == app.id, OutboundMessage.status.in_(UNSENT))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    s.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.application_id == app.id)
+        .values(payload={}, recipient="erased", last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    app.erased_at = ctx.now
+    lifecycle.audit(
+        app,
+        actor="system",
+        at=ctx.now,
+        action="personal_data_erased",
+        detail={"final_status": app.status, "after_days": ctx.settings.retention.erase_after_days},
+    )

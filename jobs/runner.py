@@ -1,0 +1,134 @@
+"""Run one job: its own transaction, a JobRun row, and a report to the secretariat on failure."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bot.alerts import raise_alert, resolve_alerts
+from bot.messaging.outbox import enqueue_email
+from bot.messaging.texts import render
+from bot.models import JobRun
+from bot.onboarding.lifecycle import DomainError
+from bot.runtime import Runtime
+from jobs.context import JobContext
+from jobs.registry import JobSpec
+
+log = logging.getLogger(__name__)
+FAILED_ALERT = "job_failed"
+# Errors whose messages are written for the operator and carry no personal data (by name, so the
+# runner need not import every adapter): a missing form CSV, an unreachable sheet, …
+SAFE_MESSAGE_ERRORS = frozenset({"DomainError", "FormSyncError", "FormSourceError"})
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one run ended."""
+
+    job: str
+    run_id: int
+    outcome: str  # ok | error
+    detail: str
+
+
+def describe_error(exc: BaseException) -> str:
+    """Name the error and where it was raised, without its message (which may hold personal
+    data, e.g. SQL parameters) unless its kind is known to be safe to show."""
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}"
+    safe = isinstance(exc, DomainError) or any(
+        cls.__name__ in SAFE_MESSAGE_ERRORS for cls in type(exc).__mro__
+    )
+    text = f": {exc}" if safe else ""
+    return f"{type(exc).__name__}{text}{where}"[:1000]
+
+
+def run_job(runtime: Runtime, spec: JobSpec, *, trigger: str = "schedule") -> JobResult:
+    """Run `spec` now; an exception is recorded, logged and reported, never raised."""
+    with runtime.db.transaction() as session:
+        record = JobRun(
+            job=spec.name,
+            started_at=runtime.now(),
+            outcome="running",
+            detail=f"started ({trigger})",
+        )
+        session.add(record)
+        session.flush()
+        run_id = record.id
+    log.info("job %s started (%s, run %s)", spec.name, trigger, run_id)
+    try:
+        with runtime.db.transaction() as session:
+            now = runtime.now()
+            detail = spec.run(JobContext(runtime=runtime, session=session, now=now)) or ""
+            row = session.get(JobRun, run_id)
+            assert row is not None
+            row.outcome, row.finished_at, row.detail = "ok", runtime.now(), detail[:2000]
+            resolve_alerts(session, kind=FAILED_ALERT, key=spec.name, now=now)
+    except Exception as exc:
+        detail = describe_error(exc)
+        log.error(
+            "job %s failed (run %s): %s\n%s",
+            spec.name,
+            run_id,
+            detail,
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
+        _report_failure(runtime, spec.name, run_id, detail)
+        return JobResult(spec.name, run_id, "error", detail)
+    log.info("job %s ok (run %s): %s", spec.name, run_id, detail)
+    return JobResult(spec.name, run_id, "ok", detail)
+
+
+def _report_failure(runtime: Runtime, job: str, run_id: int, detail: str) -> None:
+    """Mark the run failed, open an alert and email the secretariat once per open alert."""
+    try:
+        with runtime.db.transaction() as session:
+            now = runtime.now()
+            row = session.get(JobRun, run_id)
+            if row is not None:
+                row.outcome, row.finished_at, row.detail = "error", now, detail
+            alert = raise_alert(
+                session,
+                kind=FAILED_ALERT,
+                key=job,
+                now=now,
+                message=f"定期ジョブ「{job}」が失敗しました: {detail}",
+            )
+            _email_secretariat(runtime, session, job, alert.id, detail, now=now)
+    except Exception as exc:  # the database itself may be what failed: keep the clock alive
+        log.error("job %s: could not record its failure: %s", job, describe_error(exc))
+
+
+def _email_secretariat(
+    runtime: Runtime, session: Session, job: str, alert_id: int, detail: str, *, now: datetime
+) -> None:
+    address = runtime.settings.mail.secretariat_address
+    if not address:
+        log.info("job %s failure not emailed: mail.secretariat_address is not set", job)
+        return
+    settings = runtime.settings
+    text = render(
+        "job_failed",
+        settings.app.templates_dir,
+        job=job,
+        detail=detail,
+        at=now.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
+        console_url=settings.app.base_url.rstrip("/") + "/console/",
+    )
+    enqueue_email(
+        session,
+        key=f"job-failed:{alert_id}",
+        to=address,
+        subject=text.subject,
+        body=text.body,
+        purpose="job_failed",
+        now=now,
+    )
