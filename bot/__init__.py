@@ -40,12 +40,19 @@ def create_app(
         SESSION_COOKIE_NAME="cityhall_session",
     )
     app.extensions["cityhall"] = runtime
+    if settings.app.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.app.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from bot import health
+    from bot.console import init_app as init_console
     from bot.webhooks import init_app as init_webhooks
 
     health.init_app(app)
     init_webhooks(app)
+    init_console(app)
     return app
 
 

@@ -376,10 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("codes", nargs="*", metavar="CODE")
     p.add_argument("--all", action="store_true")
 
+    from bot.console import commands as console_commands
     from bot.messaging import commands as messenger_commands
     from jobs import cli as jobs_commands
 
-    for part in (messenger_commands, jobs_commands):
+    for part in (messenger_commands, console_commands, jobs_commands):
         part.register(sub, add)
     return parser
 

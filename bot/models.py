@@ -103,6 +103,7 @@ class Application(Base):
     """One applicant's form response and where it stands in the join flow."""
 
     __tablename__ = "applications"
+    __table_args__ = (Index("ix_applications_queue", "status", "submitted_at", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     link_token: Mapped[str] = mapped_column(String(64), unique=True)
@@ -177,6 +178,10 @@ class JoinRequest(Base):
     """A Facebook group join request as the secretariat typed or pasted it."""
 
     __tablename__ = "join_requests"
+    __table_args__ = (
+        Index("ix_join_requests_application_id", "application_id"),
+        Index("ix_join_requests_name", "name"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     answer: Mapped[str] = mapped_column(Text, default="")
@@ -292,6 +297,7 @@ class AuditEntry(Base):
     """Who did what, when and why: transitions, logins, decisions, edits, exports."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,87 @@
+"""`cityhall join-requests import FILE|-`: the CLI twin of the console's paste box."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 5_000_000
+
+
+class InputError(Exception):
+    """Input the command cannot read (printed as one line, exit status 2)."""
+
+
+def _read(source: str) -> str:
+    try:
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1) if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{source}: larger than {MAX_BYTES} bytes")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not UTF-8 text") from None
+
+
+def cmd_join_requests_import(args: argparse.Namespace) -> int:
+    """Import join requests, one `<name><TAB><answer>` per line; print what matched."""
+    from bot.onboarding.join_requests import (
+        JoinRequestFormatError,
+        import_join_requests,
+        parse_pasted,
+        parse_tab_separated,
+    )
+    from bot.runtime import build_runtime
+
+    try:
+        text = _read(args.file)
+        requests = parse_pasted(text) if args.pasted else parse_tab_separated(text)
+    except (InputError, JoinRequestFormatError) as exc:
+        print(f"cityhall: join-requests import: {exc}", file=sys.stderr)
+        return 2
+    if not requests:
+        print("cityhall: join-requests import: no join requests in the input", file=sys.stderr)
+        return 2
+    rt = build_runtime(args.settings)
+    rt.db.check_ready()
+    with rt.db.transaction() as session:
+        result = import_join_requests(session, requests, actor=args.actor, at=rt.now())
+    for item in result.items:
+        if item.status == "matched":
+            print(
+                f"matched    {item.application_code}  {item.method:<6} "
+                f"{item.confidence:.2f}  {item.name}"
+            )
+        elif item.status == "unmatched":
+            alternatives = ", ".join(c["code"] for c in item.candidates) or "-"
+            print(f"unmatched  {item.name}  (candidates: {alternatives})")
+    print(
+        f"matched {result.matched}, unmatched {result.unmatched}, "
+        f"already entered {result.duplicates}"
+    )
+    return 0
+
+
+def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add `join-requests import` to the `cityhall` parser (bot.cli._EXTENSIONS)."""
+    group = sub.add_parser("join-requests", help="Facebook group join requests").add_subparsers(
+        dest="join_requests_cmd", required=True
+    )
+    p = add(
+        "import",
+        cmd_join_requests_import,
+        "match join requests (<name><TAB><answer> per line) to applications",
+        group,
+    )
+    p.add_argument("file", metavar="FILE|-", help="a file, or - for stdin")
+    p.add_argument(
+        "--pasted",
+        action="store_true",
+        help="the input is text copied from Facebook's request list",
+    )
+    p.add_argument("--actor", default="cli")

@@ -1,0 +1,89 @@
+"""Template filters: times in the configured zone, labels in Japanese."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+STATUS_LABELS = {
+    "submitted": "受付",
+    "awaiting_join_request": "参加リクエスト待ち",
+    "ready_for_review": "確認待ち",
+    "approved": "承認済み",
+    "invited": "招待済み",
+    "rejected": "却下",
+    "withdrawn": "取り下げ",
+    "expired": "期限切れ",
+    "duplicate": "重複",
+}
+VERDICT_LABELS = {"verified": "確認OK", "needs_review": "要確認", "ineligible": "対象外"}
+OUTBOX_LABELS = {
+    "awaiting_window": "受信枠待ち",
+    "pending": "送信待ち",
+    "leased": "送信中",
+    "sent": "送信済み",
+    "dead": "失敗",
+    "cancelled": "取り消し",
+}
+INVITATION_LABELS = {
+    "held": "保留（枠待ち）",
+    "queued": "送信待ち",
+    "sent": "送信済み",
+    "failed": "失敗",
+}
+GROUP_KINDS = {"prefecture": "都道府県", "village": "村", "cohort": "入庁同期"}
+ACTION_LABELS = {
+    "login": "ログイン",
+    "login_failed": "ログイン失敗",
+    "login_locked": "ロック中のログイン",
+    "login_throttled": "ログイン制限",
+    "logout": "ログアウト",
+    "approve": "承認",
+    "reject": "却下",
+    "application_viewed": "申込閲覧",
+    "note_added": "メモ追加",
+    "export": "エクスポート",
+    "join_request_seen": "参加リクエスト確認",
+    "join_request_recorded": "参加リクエスト記録",
+    "join_requests_imported": "参加リクエスト取込",
+    "user_added": "ユーザー追加",
+    "user_deactivated": "ユーザー無効化",
+    "user_activated": "ユーザー有効化",
+    "group_created": "グループ作成",
+    "group_updated": "グループ編集",
+    "template_created": "却下理由追加",
+    "template_updated": "却下理由編集",
+    "outbox_retry": "再送",
+    "outbox_cancel": "送信取り消し",
+    "sending_paused": "送信停止",
+    "sending_resumed": "送信再開",
+    "alert_resolved": "アラート解決",
+    "quarantine_resolved": "保留行の解決",
+    "confirmation_sent": "確認メール送信",
+    "invited": "招待完了",
+    "withdraw": "取り下げ",
+    "expire": "期限切れ",
+    "mark_duplicate": "重複",
+}
+
+
+def init_app(app: Flask, tz_name: str) -> None:
+    """Register the filters (times shown in `tz_name`, e.g. Asia/Tokyo)."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tz_name)
+
+    def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return value.astimezone(tz).strftime(fmt) if value else ""
+
+    app.jinja_env.filters["local_time"] = local_time
+    for name, labels in (
+        ("status_label", STATUS_LABELS),
+        ("verdict_label", VERDICT_LABELS),
+        ("outbox_label", OUTBOX_LABELS),
+        ("invitation_label", INVITATION_LABELS),
+        ("kind_label", GROUP_KINDS),
+        ("action_label", ACTION_LABELS),
+    ):
+        app.jinja_env.filters[name] = lambda v, labels=labels: labels.get(str(v), str(v))

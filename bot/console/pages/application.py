@@ -1,0 +1,96 @@
+"""One application: answers, verification, history, notes, duplicates, invitations, messages."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from bot import current_runtime
+from bot.console.blueprint import bp
+from bot.console.pages.queue import rejection_templates
+from bot.console.security import ADMIN, REVIEWER, login_required
+from bot.models import Application, JoinRequest, OutboundMessage, ReviewerNote
+from bot.onboarding.applications import canonical_code
+from bot.onboarding.lifecycle import audit, can
+
+HIDDEN_FROM_HISTORY = {"application_viewed"}
+
+
+def _get(db: Session, code: str) -> Application:
+    app = db.scalars(select(Application).where(Application.code == canonical_code(code))).first()
+    if app is None:
+        abort(404)
+    return app
+
+
+def related_applications(db: Session, app: Application) -> list[Application]:
+    """Other applications with the same email, or the same name and organization."""
+    same_person = [func.lower(Application.email) == app.email.lower()]
+    if app.full_name:
+        org = (
+            Application.organization_code == app.organization_code
+            if app.organization_code
+            else Application.organization_text == app.organization_text
+        )
+        same_person.append(and_(Application.full_name == app.full_name, org))
+    query = (
+        select(Application)
+        .where(Application.id != app.id, or_(*same_person))
+        .order_by(Application.submitted_at.desc())
+        .limit(20)
+    )
+    return list(db.scalars(query).all())
+
+
+@bp.get("/applications/<code>")
+@login_required(ADMIN, REVIEWER)
+def application(code: str) -> ResponseReturnValue:
+    """Everything about one application; the access is audited (personal data)."""
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        app = _get(db, code)
+        audit(app, actor=g.user, at=rt.now(), action="application_viewed")
+        db.flush()
+        history = [h for h in app.history if h.action not in HIDDEN_FROM_HISTORY]
+        messages = db.scalars(
+            select(OutboundMessage)
+            .where(OutboundMessage.application_id == app.id)
+            .order_by(OutboundMessage.id)
+        ).all()
+        join_requests = db.scalars(
+            select(JoinRequest).where(JoinRequest.application_id == app.id).order_by(JoinRequest.id)
+        ).all()
+        return render_template(
+            "console/application.html",
+            app=app,
+            history=history,
+            messages=messages,
+            join_requests=join_requests,
+            related=related_applications(db, app),
+            templates=rejection_templates(db, rt.settings),
+            now=rt.now(),
+            can_approve=can(app, "approve"),
+            can_reject=can(app, "reject"),
+            back=url_for("console.application", code=app.code),
+        )
+
+
+@bp.post("/applications/<code>/notes")
+@login_required(ADMIN, REVIEWER)
+def add_note(code: str) -> ResponseReturnValue:
+    """Add a reviewer note to an application."""
+    rt = current_runtime()
+    text = request.form.get("text", "").strip()[:4000]
+    with rt.db.transaction() as db:
+        app = _get(db, code)
+        if text:
+            now = rt.now()
+            db.add(ReviewerNote(application_id=app.id, author=g.user, text=text, at=now))
+            audit(app, actor=g.user, at=now, action="note_added")
+    if text:
+        flash("メモを追加しました。", "info")
+    else:
+        flash("メモが空です。", "error")
+    return redirect(url_for("console.application", code=code))

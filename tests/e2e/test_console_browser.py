@@ -1,0 +1,245 @@
+"""The console in real headless Chromium: login, filter, keyboard approval, rejection,
+pasted join requests, and stored-XSS attempts shown as text. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bot import create_app
+from bot.config import Settings
+from bot.db import Database
+from bot.models import Application, JoinRequest
+from bot.onboarding.accounts import add_user
+from bot.runtime import Runtime, build_runtime
+from integrations.local import LocalMailer, LocalMessenger
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PASSWORD = "browser test password"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)",
+    ),
+]
+
+
+@pytest.fixture
+def console(
+    tmp_path: Path, settings: Settings, sqlite_template: Path
+) -> Iterator[tuple[str, Runtime]]:
+    """The app served on a free loopback port against a fresh SQLite database."""
+    import shutil
+
+    path = tmp_path / "e2e.sqlite3"
+    shutil.copy(sqlite_template, path)
+    runtime = build_runtime(
+        settings, db=Database(f"sqlite:///{path}"), messenger=LocalMessenger(), mailer=LocalMailer()
+    )
+    with runtime.db.transaction() as db:
+        add_user(db, "rev", "reviewer", PASSWORD, actor="test", at=runtime.now())
+    server = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", runtime
+    finally:
+        server.shutdown()
+        thread.join(5)
+        runtime.db.dispose()
+
+
+@pytest.fixture
+def page(console: tuple[str, Runtime]) -> Iterator[Any]:
+    """A Chromium page; any JavaScript dialog (an XSS alert) fails the test."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        dialogs: list[str] = []
+        pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        errors: list[str] = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        yield pg
+        context.close()
+        browser.close()
+        assert dialogs == [], f"a script ran: {dialogs}"
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def _add(runtime: Runtime, code: str, **fields: Any) -> None:
+    values: dict[str, Any] = {
+        "code": code,
+        "link_token": f"t-{code}",
+        "email": f"{code.lower()}@city.example.lg.jp",
+        "full_name": "山田 太郎",
+        "kana": "ヤマダ タロウ",
+        "status": "awaiting_join_request",
+        "submitted_at": runtime.now() - timedelta(days=fields.pop("days_ago", 1)),
+        "verdict": "verified",
+        "prefecture": "富山県",
+        "service_type": "地方公務員",
+        "organization_name": "富山市",
+    }
+    values.update(fields)
+    with runtime.db.transaction() as db:
+        db.add(Application(**values))
+
+
+def _status(runtime: Runtime, code: str) -> str:
+    with runtime.db.transaction() as db:
+        return db.scalars(select(Application.status).where(Application.code == code)).one()
+
+
+def _login(page: Any, base: str) -> None:
+    page.goto(f"{base}/console/")
+    assert "/console/login" in page.url
+    page.fill("input[name=name]", "rev")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1:has-text('承認待ち')")
+
+
+def test_login_filter_and_approve_with_the_keyboard(
+    console: tuple[str, Runtime], page: Any
+) -> None:
+    base, runtime = console
+    _add(runtime, "OC-AAAAA1", full_name="青木 一郎", days_ago=5)
+    _add(
+        runtime,
+        "OC-AAAAA2",
+        full_name="井上 二郎",
+        days_ago=4,
+        verdict="needs_review",
+        reasons=[{"code": "personal_email", "message": "個人のメールアドレスです"}],
+    )
+    _add(runtime, "OC-AAAAA3", full_name="上田 三郎", days_ago=3)
+    _login(page, base)
+    assert page.locator("tr.row").count() == 3
+    page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
+
+    page.select_option("select[name=verdict]", "needs_review")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**verdict=needs_review**")
+    assert page.locator("tr.row").count() == 1
+    assert "個人のメールアドレスです" in page.inner_text("#queue")
+    page.screenshot(path=str(ARTIFACTS / "queue-filtered.png"), full_page=True)
+
+    page.goto(f"{base}/console/")
+    page.keyboard.press("j")  # first row is current on load; j moves to the second
+    assert page.get_attribute("tr.row.current", "data-code") == "OC-AAAAA2"
+    page.keyboard.press("k")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert page.get_attribute("tr.row.current", "data-code") == "OC-AAAAA3"
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert "1 件を承認しました" in page.inner_text("main")
+    assert _status(runtime, "OC-AAAAA3") == "approved"
+    assert _status(runtime, "OC-AAAAA1") == "awaiting_join_request"
+    page.keyboard.press("?")
+    assert page.is_visible("#help")
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "search"
+    page.screenshot(path=str(ARTIFACTS / "queue-after-approve.png"), full_page=True)
+
+
+def test_reject_with_a_template_reason(console: tuple[str, Runtime], page: Any) -> None:
+    base, runtime = console
+    _add(runtime, "OC-BBBBB1", full_name="江藤 花子")
+    _login(page, base)
+    page.keyboard.press("r")
+    assert page.is_visible("#reject-template")
+    page.select_option("#reject-template", index=1)
+    page.check("#reject-notify")
+    page.screenshot(path=str(ARTIFACTS / "reject-panel.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("#reject-submit")
+    assert "1 件を却下しました" in page.inner_text("main")
+    with runtime.db.transaction() as db:
+        app = db.scalars(select(Application)).one()
+        assert app.status == "rejected"
+        assert app.decision_reason == runtime.settings.console.rejection_templates[0]
+        assert app.reason_shared is True
+
+
+def test_paste_join_requests_and_see_them_matched(console: tuple[str, Runtime], page: Any) -> None:
+    base, runtime = console
+    _add(runtime, "OC-CCCCC1", full_name="山田 太郎")
+    _add(runtime, "OC-CCCCC2", full_name="鈴木 花子", kana="スズキ ハナコ")
+    _login(page, base)
+    page.click("text=参加リクエスト")
+    page.fill(
+        "#paste",
+        "山田 太郎\n2日前\n申込番号を入力してください。\nｏｃ－ｃｃｃｃｃ１\n承認\n拒否\n"
+        "Hanako Suzuki\n5時間前\n回答: よろしくお願いします\n"
+        "謎の 人物\n1週間前\n回答: ？\n",
+    )
+    page.click("button:has-text('照合する')")
+    page.wait_for_selector("#import-result")
+    result = page.inner_text("#import-result")
+    assert "OC-CCCCC1" in result and "OC-CCCCC2" in result and "未一致" in result
+    page.screenshot(path=str(ARTIFACTS / "join-requests.png"), full_page=True)
+    assert _status(runtime, "OC-CCCCC1") == "ready_for_review"
+    assert _status(runtime, "OC-CCCCC2") == "ready_for_review"
+    with runtime.db.transaction() as db:
+        assert (
+            db.scalars(select(JoinRequest.status).where(JoinRequest.name == "謎の 人物")).one()
+            == "unmatched"
+        )
+
+
+def test_stored_xss_attempts_are_shown_as_text(console: tuple[str, Runtime], page: Any) -> None:
+    base, runtime = console
+    script = "<script>alert('xss')</script>"
+    formula = '=HYPERLINK("http://evil.example","click")'
+    _add(
+        runtime,
+        "OC-DDDDD1",
+        full_name=script,
+        facebook_name="<img src=x onerror=alert(1)>",
+        answers={"お名前": script, "所属": formula},
+    )
+    _add(runtime, "OC-DDDDD2", full_name=formula)
+    _login(page, base)
+    queue = page.inner_text("#queue")
+    assert script in queue and formula in queue
+    page.click("a:has-text('<script>')")
+    page.wait_for_selector("h2:has-text('フォームの回答')")
+    body = page.inner_text("main")
+    assert script in body and formula in body
+    assert page.evaluate("document.querySelectorAll('main script, main img').length") == 0
+    page.screenshot(path=str(ARTIFACTS / "xss-as-text.png"), full_page=True)
+
+
+def test_queue_is_usable_on_a_phone(console: tuple[str, Runtime], page: Any) -> None:
+    base, runtime = console
+    _add(runtime, "OC-EEEEE1", full_name="小川 四郎")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _login(page, base)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400  # no horizontal scrolling: rows become cards
+    page.screenshot(path=str(ARTIFACTS / "queue-phone.png"), full_page=True)

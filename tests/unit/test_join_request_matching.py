@@ -1,0 +1,147 @@
+"""JoinRequestMatcher: codes first, then kanji/kana/romaji-aware names."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.onboarding.join_requests import (
+    Candidate,
+    JoinRequestMatcher,
+    PastedRequest,
+    canonical_romaji,
+    find_code,
+    kana_to_romaji,
+)
+
+YAMADA = Candidate(
+    1, "OC-7K3M9Q", "awaiting_join_request", ("山田 太郎", "ヤマダ タロウ", "", ""), "山田 太郎"
+)
+SUZUKI = Candidate(
+    2,
+    "OC-AB12CD",
+    "submitted",
+    ("鈴木 花子", "すずき はなこ", "Hanako Suzuki", "Hana Suzuki"),
+    "鈴木 花子",
+)
+SATO_OLD = Candidate(3, "OC-0000AA", "rejected", ("佐藤 一郎", "サトウ イチロウ", "", ""), "")
+SATO = Candidate(
+    4, "OC-0000AB", "ready_for_review", ("佐藤 一郎", "サトウイチロウ", "", ""), "佐藤 一郎"
+)
+
+
+def matcher() -> JoinRequestMatcher:
+    return JoinRequestMatcher([YAMADA, SUZUKI, SATO_OLD, SATO])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "OC-7K3M9Q",
+        "oc-7k3m9q",
+        "OC 7K3 M9Q",
+        "ＯＣ－７Ｋ３Ｍ９Ｑ",
+        "申込番号は oc7k3m9q です",
+        "0C-7K3M9Q",
+    ],
+)
+def test_code_in_the_answer_matches_whatever_its_spelling(answer: str) -> None:
+    outcome = matcher().match(PastedRequest("Someone Else", answer))
+    assert (outcome.application_id, outcome.method) == (1, "code")
+    assert outcome.confidence == 0.95  # the name does not agree
+
+
+def test_code_and_name_agreeing_is_full_confidence() -> None:
+    outcome = matcher().match(PastedRequest("山田太郎", "OC-7K3M9Q"))
+    assert (outcome.application_id, outcome.confidence) == (1, 1.0)
+
+
+def test_code_matches_a_decided_application_too() -> None:
+    outcome = matcher().match(PastedRequest("x", "OC-0000AA"))
+    assert outcome.application_id == 3
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "山田 太郎",
+        "山田太郎",
+        "山田　太郎",
+        "ヤマダ タロウ",
+        "やまだ たろう",
+        "やまだたろう",
+        "Taro Yamada",
+        "YAMADA Taro",
+        "Tarō Yamada",
+        "Taroh Yamada",
+        "taro  yamada",
+    ],
+)
+def test_name_spellings_of_one_person_match(name: str) -> None:
+    outcome = matcher().match(PastedRequest(name, "よろしくお願いします"))
+    assert (outcome.application_id, outcome.method) == (1, "name"), name
+    assert 0.75 <= outcome.confidence < 1
+
+
+def test_facebook_and_messenger_names_are_used() -> None:
+    assert matcher().match(PastedRequest("Hanako Suzuki")).application_id == 2
+    assert matcher().match(PastedRequest("Hana Suzuki")).application_id == 2
+    assert matcher().match(PastedRequest("すずき はなこ")).application_id == 2
+
+
+def test_decided_applications_are_not_matched_by_name() -> None:
+    outcome = matcher().match(PastedRequest("Ichiro Sato"))
+    assert outcome.application_id == 4  # the rejected one with the same name is ignored
+
+
+def test_a_name_shared_by_two_open_applications_is_ambiguous() -> None:
+    twin = Candidate(5, "OC-0000AC", "submitted", ("佐藤 一郎", "", "", ""), "佐藤 一郎")
+    outcome = JoinRequestMatcher([SATO, twin]).match(PastedRequest("佐藤一郎"))
+    assert outcome.application_id is None
+    assert {c["code"] for c in outcome.candidates} == {"OC-0000AB", "OC-0000AC"}
+    assert outcome.confidence < 0.75
+
+
+def test_unknown_name_and_unknown_code_match_nothing() -> None:
+    outcome = matcher().match(PastedRequest("John Smith", "OC-ZZZZZZ"))
+    assert outcome.application_id is None and outcome.candidates == []
+
+
+def test_partial_names_do_not_match() -> None:
+    assert matcher().match(PastedRequest("山田")).application_id is None
+    assert matcher().match(PastedRequest("Taro")).application_id is None
+
+
+@pytest.mark.parametrize(
+    ("kana", "romaji"),
+    [
+        ("やまだ たろう", "yamada tarou"),
+        ("しょうへい", "shouhei"),
+        ("きっちょむ", "kitchomu"),
+        ("ジェームズ", "jemuzu"),
+        ("ちあき", "chiaki"),
+        ("ふじ", "fuji"),
+        ("しんいち", "shin'ichi".replace("'", "")),
+    ],
+)
+def test_kana_to_hepburn(kana: str, romaji: str) -> None:
+    assert kana_to_romaji(kana) == romaji
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("satou", "Satoh"),
+        ("ohno", "Ono"),
+        ("shinji", "sinzi"),
+        ("tsutomu", "tutomu"),
+        ("homma", "honma"),
+        ("yuuko", "yuko"),
+        ("kouhei", "kohei"),
+    ],
+)
+def test_romanisation_variants_collapse(a: str, b: str) -> None:
+    assert canonical_romaji(a) == canonical_romaji(b.lower())
+
+
+def test_find_code_returns_none_without_a_code() -> None:
+    assert find_code("よろしくお願いします") is None
