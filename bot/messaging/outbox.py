@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,14 +14,42 @@ from bot.models import OutboundMessage, SystemFlag, utcnow
 WAITING = "awaiting_window"
 
 
-def _insert_ignore(session: Session, values: dict[str, Any]) -> None:
+def outbound_row(
+    *,
+    key: str,
+    channel: str,
+    recipient: str,
+    payload: dict[str, Any],
+    purpose: str = "",
+    application_id: int | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The column values of a new outbox row (for `enqueue_many`)."""
+    return {
+        "idempotency_key": key,
+        "channel": channel,
+        "recipient": recipient,
+        "payload": payload,
+        "purpose": purpose,
+        "application_id": application_id,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "leased_by": "",
+        "last_error": "",
+        "provider_message_id": "",
+    }
+
+
+def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue many rows in one statement; keys already queued are left as they are."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(OutboundMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
+    table = cast(Table, OutboundMessage.__table__)
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows)
 
 
 def enqueue(
@@ -36,29 +64,19 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboundMessage:
     """Queue one message once: a second call with the same key returns the first row unchanged."""
-    now = now or utcnow()
-    _insert_ignore(
-        session,
-        {
-            "idempotency_key": key,
-            "channel": channel,
-            "recipient": recipient,
-            "payload": payload,
-            "purpose": purpose,
-            "application_id": application_id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "leased_by": "",
-            "last_error": "",
-            "provider_message_id": "",
-        },
+    row = outbound_row(
+        key=key,
+        channel=channel,
+        recipient=recipient,
+        payload=payload,
+        purpose=purpose,
+        application_id=application_id,
+        now=now or utcnow(),
     )
-    row = session.scalars(
+    enqueue_many(session, [row])
+    return session.scalars(
         select(OutboundMessage).where(OutboundMessage.idempotency_key == key)
     ).one()
-    return row
 
 
 def enqueue_email(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +16,7 @@ from bot.onboarding import lifecycle
 from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
 
 
-def messenger_link(settings: Settings, app: Application) -> str:
+def messenger_link(settings: Settings, app: Any) -> str:
     """The applicant's m.me link that ties their Messenger identity to the application."""
     return f"https://m.me/{settings.messenger.page_username}?ref={app.link_token}"
 
@@ -43,37 +45,63 @@ def _email(
     )
 
 
+@dataclass(frozen=True)
+class PlannedEmail:
+    """An email decided and rendered, not yet queued."""
+
+    key: str
+    purpose: str
+    subject: str
+    body: str
+
+
+NOT_COMPUTED: Any = object()
+
+
+def screening_email(
+    app: Any, *, settings: Settings, at: datetime, upcoming: Any = NOT_COMPUTED
+) -> PlannedEmail | None:
+    """What a new applicant gets after verification: the confirmation, or the configured notice.
+
+    `app` is an Application (or anything with its code, email, names and link token);
+    `upcoming` lets a caller that plans many emails compute the next orientation once.
+    """
+    if app.verdict == "ineligible":
+        if settings.verification.ineligible_email != "notice":
+            return None
+        key, template, purpose = f"ineligible:{app.code}", "ineligible", "ineligible_notice"
+        context: dict[str, Any] = {}
+    else:
+        if upcoming is NOT_COMPUTED:
+            upcoming = next_session(at, settings.orientation, ORIENTATION_KINDS, tz=settings.tz)
+        key, template, purpose = f"confirmation:{app.code}", "confirmation", "confirmation"
+        context = {
+            "link": messenger_link(settings, app),
+            "session_info": upcoming,
+            "tz": settings.tz,
+        }
+    text = render(template, settings.app.templates_dir, app=app, settings=settings, **context)
+    return PlannedEmail(key=key, purpose=purpose, subject=text.subject, body=text.body)
+
+
 def after_screening(
     session: Session, app: Application, *, settings: Settings, at: datetime
 ) -> None:
     """Send the confirmation email (or, for an ineligible verdict, the configured notice)."""
     if app.status != ApplicationStatus.SUBMITTED:
         return
-    if app.verdict == "ineligible":
-        if settings.verification.ineligible_email == "notice":
-            _email(
-                session,
-                settings,
-                app,
-                key=f"ineligible:{app.code}",
-                template="ineligible",
-                purpose="ineligible_notice",
-                at=at,
-            )
-        return
-    upcoming = next_session(at, settings.orientation, ORIENTATION_KINDS, tz=settings.tz)
-    _email(
-        session,
-        settings,
-        app,
-        key=f"confirmation:{app.code}",
-        template="confirmation",
-        purpose="confirmation",
-        at=at,
-        link=messenger_link(settings, app),
-        session_info=upcoming,
-        tz=settings.tz,
-    )
+    planned = screening_email(app, settings=settings, at=at)
+    if planned is not None:
+        enqueue_email(
+            session,
+            key=planned.key,
+            to=app.email,
+            subject=planned.subject,
+            body=planned.body,
+            purpose=planned.purpose,
+            application_id=app.id,
+            now=at,
+        )
 
 
 def after_confirmation_sent(session: Session, row: OutboundMessage, runtime: object) -> None:

@@ -70,9 +70,13 @@ class DuplicateIndex:
 
     def facts(self, app: Application, org_code: str | None) -> DuplicateFacts:
         """Other applications that look like the same person as `app`."""
-        same_email = [e for e in self.by_email.get(app.email, []) if e[0] != app.id]
-        key = (_name_key(app.full_name), org_code or app.organization_text)
-        same_name = [e for e in self.by_name_org.get(key, []) if e[0] != app.id]
+        return self.facts_for(app.id, app.email, app.full_name, org_code or app.organization_text)
+
+    def facts_for(self, app_id: int | None, email: str, name: str, org: str) -> DuplicateFacts:
+        """Other applications (not `app_id`) with this email, or this name at this organization."""
+        same_email = [e for e in self.by_email.get(email, []) if e[0] != app_id]
+        key = (_name_key(name), org)
+        same_name = [e for e in self.by_name_org.get(key, []) if e[0] != app_id]
         rejected = {e[1] for e in same_email + same_name if e[2] == REJECTED}
         return DuplicateFacts(
             same_email=tuple(e[1] for e in same_email),
@@ -109,19 +113,37 @@ def screen(
     registry: Registry | None = None,
 ) -> Verdict:
     """Verify one application and store the verdict, its reasons and the organization."""
-    registry = registry or load_registry()
-    extra = frozenset(settings.verification.extra_allowed_domains)
-    answers = answers_of(app)
-    first = verify(answers, registry, extra_allowed_domains=extra)
-    facts = index.facts(app, first.organization_code)
-    verdict = (
-        first
-        if facts == DuplicateFacts()
-        else verify(answers, registry, duplicates=facts, extra_allowed_domains=extra)
+    verdict = screen_answers(
+        answers_of(app), app_id=app.id, settings=settings, index=index, registry=registry
     )
     app.verdict = verdict.status
-    app.reasons = [{"code": r.code, "message": r.message} for r in verdict.reasons]
+    app.reasons = stored_reasons(verdict)
     app.organization_code = verdict.organization_code
     app.organization_name = verdict.organization_name or ""
     app.verified_at = at
     return verdict
+
+
+def screen_answers(
+    answers: FormAnswers,
+    *,
+    app_id: int | None,
+    settings: Settings,
+    index: DuplicateIndex,
+    registry: Registry | None = None,
+) -> Verdict:
+    """Verify answers (of application `app_id`, None if not stored yet) against the others."""
+    registry = registry or load_registry()
+    extra = frozenset(settings.verification.extra_allowed_domains)
+    first = verify(answers, registry, extra_allowed_domains=extra)
+    facts = index.facts_for(
+        app_id, answers.email, answers.full_name, first.organization_code or answers.organization
+    )
+    if facts == DuplicateFacts():
+        return first
+    return verify(answers, registry, duplicates=facts, extra_allowed_domains=extra)
+
+
+def stored_reasons(verdict: Verdict) -> list[dict[str, str]]:
+    """The reasons of a verdict as stored on the application."""
+    return [{"code": r.code, "message": r.message} for r in verdict.reasons]

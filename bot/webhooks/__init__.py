@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the webhook blueprints."""
-    from bot.webhooks import messenger
+    from bot.webhooks import forms, messenger
 
     app.register_blueprint(messenger.bp)
+    app.register_blueprint(forms.bp)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,19 +11,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 import responses
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.onboarding.form_mapping import parse_snapshot
 from integrations.sheets import SCOPES, FormSourceError, SheetsFormSource
+from tests import google_fakes
+from tests.google_fakes import (
+    BOUNDARY_URL,
+    META_URL,
+    SA_EMAIL,
+    SHEET_ID,
+    TOKEN_URL,
+    VALUES_URL,
+    calls_to,
+    google_error,
+    metadata,
+)
 
-SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
-TOKEN_URL = "https://oauth2.googleapis.com/token"
-META_URL = f"https://sheets.googleapis.com/v4/spreadsheets/{SHEET_ID}"
-VALUES_URL = re.compile(rf"https://sheets\.googleapis\.com/v4/spreadsheets/{SHEET_ID}/values/.+")
-SA_EMAIL = "cityhall-forms@cityhall-test.iam.gserviceaccount.com"
-# google-auth >= 2.55 asks IAM for the service account's Regional Access Boundary.
-BOUNDARY_URL = re.compile(r"https://iamcredentials\.googleapis\.com/v1/.+/allowedLocations")
 SERIAL = 46346 + (21 * 3600 + 3 * 60 + 11) / 86400  # 2026-11-20 21:03:11 local
 VALUES: list[list[Any]] = [
     ["タイムスタンプ", "メールアドレス", "電話番号", "ご意見"],
@@ -35,65 +37,21 @@ VALUES: list[list[Any]] = [
 
 @pytest.fixture(scope="module")
 def service_account_info() -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "cityhall-test",
-        "private_key_id": "0123456789abcdef",
-        "private_key": pem,
-        "client_email": SA_EMAIL,
-        "client_id": "1234567890",
-        "token_uri": TOKEN_URL,
-    }
+    return google_fakes.service_account_info()
 
 
 @pytest.fixture
 def google() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add(
-            responses.POST,
-            TOKEN_URL,
-            json={"access_token": "ya29.test-token", "expires_in": 3600, "token_type": "Bearer"},
-        )
-        mock.get(BOUNDARY_URL, json={"locations": ["asia-northeast1"], "encodedLocations": "0x1"})
+    with google_fakes.google_mock() as mock:
         yield mock
-        # Never let a google-auth background thread outlive the mock and reach the network.
-        for thread in threading.enumerate():
-            if "RegionalAccessBoundary" in type(thread).__name__:
-                thread.join(timeout=10)
-
-
-def metadata(time_zone: str = "Asia/Tokyo", titles: tuple[str, ...] = ("フォームの回答 1",)) -> Any:
-    return {
-        "spreadsheetId": SHEET_ID,
-        "properties": {"title": "オンライン市役所 申込", "timeZone": time_zone},
-        "sheets": [
-            {"properties": {"sheetId": i, "title": t, "index": i}} for i, t in enumerate(titles)
-        ],
-    }
 
 
 def values_body(values: list[list[Any]] = VALUES, title: str = "フォームの回答 1") -> Any:
-    return {"range": f"'{title}'!A1:Z1000", "majorDimension": "ROWS", "values": values}
-
-
-def google_error(status: int, message: str, state: str) -> Any:
-    return {"error": {"code": status, "message": message, "status": state}}
+    return google_fakes.values_body(values, title)
 
 
 def source(info: dict[str, str], **kwargs: Any) -> SheetsFormSource:
-    kwargs.setdefault("sleep", lambda _: None)
-    return SheetsFormSource(SHEET_ID, kwargs.pop("worksheet", None), info, **kwargs)
-
-
-def calls_to(mock: responses.RequestsMock, url: str | re.Pattern[str]) -> list[Any]:
-    match = url.fullmatch if isinstance(url, re.Pattern) else url.__eq__
-    return [c for c in mock.calls if match(c.request.url.split("?")[0])]
+    return google_fakes.sheets_source(info, **kwargs)
 
 
 def test_fetch_returns_header_rows_and_sheet_timezone(
