@@ -37,7 +37,8 @@ browser:
 
 ## bench: benchmarks with their figures (see README)
 bench: $(STAMP)
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@failed=""; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || failed="$$failed $$f"; done; \
+	if [ -n "$$failed" ]; then echo "targets missed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) var/demo *.egg-info

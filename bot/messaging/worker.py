@@ -32,7 +32,7 @@ UNFINISHED = ("pending", "leased", outbox.WAITING)
 
 
 class RateLimiter:
-    """Space calls so that no more than `per_second` start in any second (per process)."""
+    """Space call starts 1/`per_second` apart on a schedule (per process); see `wait`."""
 
     def __init__(
         self, per_second: float, clock: Any = time.monotonic, sleep: Any = time.sleep
@@ -44,13 +44,21 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def wait(self) -> None:
-        """Block until the next call may start."""
+        """Block until the next call may start.
+
+        Calls keep to a schedule one interval apart. A call that comes late (the work before it
+        was slow) takes its slot late without pushing the schedule back by more than one
+        interval, so the next call may follow sooner: otherwise a worker whose work takes about
+        one interval loses every late moment and falls well short of the rate. Slots stay one
+        interval apart, so a closed one-second window holds at most `per_second` + 2 starts.
+        """
         if not self.interval:
             return
         with self._lock:
             now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
+            slot = max(self._next, now - self.interval)
+            start = max(now, slot)
+            self._next = slot + self.interval
         if start > now:
             self._sleep(start - now)
 

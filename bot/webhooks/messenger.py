@@ -6,9 +6,12 @@ answer goes back within Meta's 20 seconds whatever the processing costs.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
-from dataclasses import asdict
+import math
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -16,7 +19,7 @@ from flask.typing import ResponseReturnValue
 
 from bot import current_runtime
 from bot.messaging.events import MessengerEvent, WebhookPayloadError, parse_webhook
-from bot.messaging.inbox import store_event
+from bot.messaging.inbox import inbound_row, store_events
 from bot.webhooks.signature import verify_signature
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,8 @@ bp = Blueprint("messenger_webhook", __name__, url_prefix="/webhooks")
 # simulator's events; a real (graph) transport cannot start without its own app secret.
 DEMO_APP_SECRET = "cityhall-demo-app-secret"
 DEMO_VERIFY_TOKEN = "cityhall-demo-verify-token"
+EVENT_KEY_MAX = 200  # inbound_events.event_key
+MAX_STORED_DEPTH = 64
 
 
 def app_secret() -> str:
@@ -34,11 +39,49 @@ def app_secret() -> str:
 
 
 def _payload(event: MessengerEvent) -> dict[str, Any]:
-    data = asdict(event)
+    # Shallow on purpose: `raw` may nest deeper than asdict's recursive copy can go.
+    data = {f.name: getattr(event, f.name) for f in fields(event)}
     data["timestamp"] = event.timestamp.isoformat()
+    data["watermark"] = event.watermark.isoformat() if event.watermark else None
     data["kind"] = str(event.kind)
     data["person_psid"] = event.person_psid
     return data
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """Return a JSON value every engine can keep.
+
+    Valid JSON text can carry what PostgreSQL's jsonb refuses (NUL characters, lone surrogates,
+    numbers beyond a float such as 1e400) and nesting deep enough to break the encoder: those
+    are replaced (U+FFFD, the number's text, a marker) rather than failing the whole batch.
+    """
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict | list | tuple) and depth >= MAX_STORED_DEPTH:
+        return f"[nested deeper than {MAX_STORED_DEPTH} levels]"
+    if isinstance(value, dict):
+        return {_storable_text(str(k)): storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v, depth + 1) for v in value]
+    return value
+
+
+def _storable_text(text: str) -> str:
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
+
+
+def storable_key(key: str) -> str:
+    """The event key as stored: a key longer than the column keeps its start plus a digest."""
+    key = _storable_text(key)
+    if len(key) <= EVENT_KEY_MAX:
+        return key
+    return f"{key[: EVENT_KEY_MAX - 34]}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 @bp.get("/messenger")
@@ -68,43 +111,23 @@ def receive() -> ResponseReturnValue:
     now = rt.now()
     try:
         parsed = parse_webhook(raw)
-    except WebhookPayloadError as exc:
+    except (WebhookPayloadError, RecursionError) as exc:
         # Signed by Meta yet unreadable: keep it with the reason rather than make Meta retry.
+        body = {"body": raw[:65536].decode("utf-8", "replace")}
+        reason = str(exc) or type(exc).__name__
         with rt.db.transaction() as session:
-            store_event(
-                session,
-                source="messenger",
-                event_key=f"invalid-body:{hash_of(raw)}",
-                kind="invalid",
-                payload={"body": raw[:65536].decode("utf-8", "replace")},
-                now=now,
-                status="invalid",
-                error=str(exc),
+            store_events(
+                session, [_row(f"invalid-body:{hash_of(raw)}", "invalid", body, now, reason)]
             )
-        log.warning("messenger webhook: unreadable body kept (%s)", exc)
+        log.warning("messenger webhook: unreadable body kept (%s)", reason)
         return Response("EVENT_RECEIVED", mimetype="text/plain")
-    stored = 0
+    rows = [_row(e.event_key, str(e.kind), _payload(e), now) for e in parsed.events]
+    rows += [
+        _row(e.event_key, "invalid", {"raw": e.raw, "location": e.location}, now, e.reason)
+        for e in parsed.errors
+    ]
     with rt.db.transaction() as session:
-        for event in parsed.events:
-            stored += store_event(
-                session,
-                source="messenger",
-                event_key=event.event_key,
-                kind=str(event.kind),
-                payload=_payload(event),
-                now=now,
-            )
-        for error in parsed.errors:
-            store_event(
-                session,
-                source="messenger",
-                event_key=error.event_key,
-                kind="invalid",
-                payload={"raw": error.raw, "location": error.location},
-                now=now,
-                status="invalid",
-                error=error.reason,
-            )
+        stored = store_events(session, rows)
     log.info(
         "messenger webhook: %d event(s), %d new, %d invalid",
         len(parsed.events),
@@ -114,8 +137,20 @@ def receive() -> ResponseReturnValue:
     return Response("EVENT_RECEIVED", mimetype="text/plain")
 
 
+def _row(
+    key: str, kind: str, payload: dict[str, Any], now: datetime, error: str = ""
+) -> dict[str, Any]:
+    """An inbox row of this webhook, made storable on every engine."""
+    return inbound_row(
+        source="messenger",
+        event_key=storable_key(key),
+        kind=kind,
+        payload=storable(payload),
+        now=now,
+        error=error,
+    )
+
+
 def hash_of(raw: bytes) -> str:
     """A short content hash (the key of an unreadable body)."""
-    import hashlib
-
     return hashlib.sha256(raw).hexdigest()[:32]

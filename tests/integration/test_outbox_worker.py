@@ -241,3 +241,15 @@ def test_rate_limiter_spaces_calls() -> None:
     for _ in range(3):
         limiter.wait()
     assert slept == pytest.approx([0.1, 0.2])
+
+
+def test_rate_limiter_makes_up_for_a_late_call() -> None:
+    t = [0.0]
+    slept: list[float] = []
+    limiter = RateLimiter(10, clock=lambda: t[0], sleep=slept.append)
+    limiter.wait()
+    t[0] = 0.15  # the second call comes late: it may start at once
+    limiter.wait()
+    t[0] = 0.17  # the third keeps the spacing from the second's slot (0.1 → 0.2)
+    limiter.wait()
+    assert slept == pytest.approx([0.03])
