@@ -12,9 +12,11 @@ Targets: processing ≤ 2 s, exactly one values request per poll, zero writes on
 
 from __future__ import annotations
 
+import atexit
 import csv
 import logging
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -110,6 +112,7 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)  # the column report would warn once per run
     values = sheet_values(n)
     workdir = Path(tempfile.mkdtemp(prefix="cityhall-bench-"))
+    atexit.register(shutil.rmtree, workdir, True)
     url = f"sqlite:///{workdir / 'bench.sqlite3'}"
     db = Database(url)
     db.upgrade()

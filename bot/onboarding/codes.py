@@ -22,7 +22,8 @@ _VALID_BODY = re.compile(f"[{ALPHABET}]{{{CODE_LENGTH}}}")
 
 def new_registration_code() -> str:
     """Return a fresh random registration code such as "OC-7K3M9Q"."""
-    return PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    # 256 is a multiple of 32, so each byte modulo 32 is uniform over the alphabet.
+    return PREFIX + "".join(ALPHABET[b % 32] for b in secrets.token_bytes(CODE_LENGTH))
 
 
 def normalize_registration_code(text: str) -> str | None:

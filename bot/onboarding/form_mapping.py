@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +49,17 @@ _SERIAL_TEXT = re.compile(r"\d+(\.\d+)?")
 _EMAIL = re.compile(r"[^@\s,;:<>()\[\]\"]+@(?:[^@\s,;:<>()\[\]\".]+\.)+[^@\s,;:<>()\[\]\".]+")
 _WHITESPACE = re.compile(r"\s+")
 _TEXT_FIELDS = tuple(f for f in FORM_FIELDS if f not in ("timestamp", "email", "interests"))
+# The mapped fields in the order of their fingerprint keys ("field:<name>", sorted), each with
+# its key as a JSON string literal followed by ":", cut around email and interests (see
+# `_fingerprint`).
+_FINGERPRINT_ORDER = sorted(f for f in FORM_FIELDS if f != "timestamp")
+_FIELD_PREFIX = {name: encode_basestring(f"field:{name}") + ":" for name in _FINGERPRINT_ORDER}
+_EMAIL_AT = _FINGERPRINT_ORDER.index("email")
+_INTERESTS_AT = _FINGERPRINT_ORDER.index("interests")
+_TEXT_SEGMENTS = tuple(
+    tuple((name, _FIELD_PREFIX[name]) for name in _FINGERPRINT_ORDER[start:stop])
+    for start, stop in ((0, _EMAIL_AT), (_EMAIL_AT + 1, _INTERESTS_AT), (_INTERESTS_AT + 1, None))
+)
 
 
 class QuarantineReason(enum.StrEnum):
@@ -133,6 +145,8 @@ def looks_like_email(value: str) -> bool:
 
 def cell_text(value: Any) -> str:
     """Render a cell from UNFORMATTED_VALUE (str, int, float, bool, None) as text."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -184,6 +198,7 @@ class _Layout:
 
     keys: tuple[str, ...]  # raw key of every column, header order, duplicates disambiguated
     field_columns: dict[str, tuple[int, ...]]  # field -> column indexes, sheet order
+    text_columns: tuple[tuple[str, tuple[int, ...]], ...]  # the same for _TEXT_FIELDS present
     extra_columns: tuple[tuple[int, str], ...]  # (column index, raw key) of unmapped columns
     report: ColumnReport
 
@@ -230,6 +245,9 @@ def _layout(header: Sequence[str], columns: Mapping[str, str]) -> _Layout:
     return _Layout(
         keys=keys,
         field_columns={f: tuple(i) for f, i in field_columns.items()},
+        text_columns=tuple(
+            (f, tuple(field_columns[f])) for f in _TEXT_FIELDS if f in field_columns
+        ),
         extra_columns=tuple(extra_columns),
         report=report,
     )
@@ -274,28 +292,61 @@ def _from_serial(serial: float, zone: ZoneInfo) -> datetime | None:
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
+@lru_cache(maxsize=4_096)
 def _split_interests(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _normalise_answer(text: str) -> str:
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    # " ".join(split()) collapses and trims exactly the characters `\s` matches (str.isspace).
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+_normalised = lru_cache(maxsize=16_384)(_normalise_answer)
+
+
+@lru_cache(maxsize=16_384)
+def _answer_json(text: str) -> str:
+    """The normalised answer as a JSON string literal, or "" if it normalises to nothing.
+
+    Cached: most cells repeat from row to row (prefectures, statuses, consent, organizations).
+    """
+    normalised = _normalise_answer(text)
+    return encode_basestring(normalised) if normalised else ""
+
+
+@lru_cache(maxsize=1_024)
+def _question_key(title: str) -> tuple[str, str]:
+    """The fingerprint key of an unmapped question, and that key as a JSON string literal + ":"."""
+    key = f"question:{normalise_title(title)}"
+    return key, encode_basestring(key) + ":"
 
 
 def _fingerprint(answers: FormAnswers) -> str:
-    items: dict[str, str] = {"field:email": answers.email}
-    for name in _TEXT_FIELDS:
-        value = _normalise_answer(getattr(answers, name))
-        if value:
-            items[f"field:{name}"] = value
+    """sha256 of the JSON object {key: normalised answer}, keys sorted, compact separators.
+
+    The payload is byte-for-byte what `json.dumps(items, ensure_ascii=False, sort_keys=True,
+    separators=(",", ":"))` gives, assembled from cached pieces instead. Every "field:" key
+    sorts before every "question:" key, so the fields come in a fixed order.
+    """
+    before_email, before_interests, rest = _TEXT_SEGMENTS
+    parts = [p + v for n, p in before_email if (v := _answer_json(getattr(answers, n)))]
+    parts.append(_FIELD_PREFIX["email"] + encode_basestring(answers.email))
+    parts += [p + v for n, p in before_interests if (v := _answer_json(getattr(answers, n)))]
     if answers.interests:
-        items["field:interests"] = ", ".join(_normalise_answer(i) for i in answers.interests)
-    for title, value in answers.extra.items():
-        normalised = _normalise_answer(value)
-        if normalised:
-            items[f"question:{normalise_title(title)}"] = normalised
-    payload = json.dumps(items, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        joined = ", ".join([_normalised(i) for i in answers.interests])
+        parts.append(_FIELD_PREFIX["interests"] + encode_basestring(joined))
+    parts += [p + v for n, p in rest if (v := _answer_json(getattr(answers, n)))]
+    if answers.extra:
+        questions: dict[str, str] = {}
+        for title, answer in answers.extra.items():
+            encoded = _answer_json(answer)
+            if encoded:
+                key, prefix = _question_key(title)
+                questions[key] = prefix + encoded
+        parts.extend([questions[key] for key in sorted(questions)])
+    payload = "{" + ",".join(parts) + "}"
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _zone_name(snapshot_zone: str | None, default_timezone: str) -> str:
@@ -308,28 +359,35 @@ def _zone_name(snapshot_zone: str | None, default_timezone: str) -> str:
     return default_timezone
 
 
+def _first(stripped: list[str], indexes: tuple[int, ...]) -> tuple[int, str]:
+    """(column, text) of the first non-empty stripped answer among `indexes`, or (-1, "")."""
+    for index in indexes:
+        if stripped[index]:
+            return index, stripped[index]
+    return -1, ""
+
+
 def _parse_row(
     cells: list[Any], row_number: int, layout: _Layout, zone: str
 ) -> ParsedResponse | QuarantinedRow:
-    width = max(len(layout.keys), len(cells))
-    padded = list(cells) + [""] * (width - len(cells))
-    keys = list(layout.keys) + [f"(column {i + 1})" for i in range(len(layout.keys), width)]
-    texts = [cell_text(c) for c in padded]
+    keys = layout.keys
+    width = len(keys)
+    if len(cells) < width:
+        cells = cells + [""] * (width - len(cells))
+    elif len(cells) > width:
+        keys = keys + tuple(f"(column {i + 1})" for i in range(width, len(cells)))
+    texts = [c if type(c) is str else cell_text(c) for c in cells]
     raw = dict(zip(keys, texts, strict=True))
+    stripped = [t.strip() for t in texts]
 
     def quarantine(reason: QuarantineReason, message: str) -> QuarantinedRow:
         return QuarantinedRow(raw, row_number, reason.value, message)
 
-    if not any(t.strip() for t in texts):
+    if not any(stripped):
         return quarantine(QuarantineReason.EMPTY_ROW, f"row {row_number} is empty")
 
-    def first(field_name: str) -> tuple[Any, str]:
-        for index in layout.field_columns.get(field_name, ()):
-            if texts[index].strip():
-                return padded[index], texts[index].strip()
-        return None, ""
-
-    _, email_text = first("email")
+    columns = layout.field_columns
+    _, email_text = _first(stripped, columns.get("email", ()))
     if not email_text:
         return quarantine(QuarantineReason.MISSING_EMAIL, f"row {row_number} has no email")
     email = normalise_email(email_text)
@@ -338,23 +396,29 @@ def _parse_row(
             QuarantineReason.INVALID_EMAIL,
             f"row {row_number}: the email answer is not an email address",
         )
-    timestamp_value, timestamp_text = first("timestamp")
+    timestamp_index, timestamp_text = _first(stripped, columns.get("timestamp", ()))
     if not timestamp_text:
         return quarantine(QuarantineReason.BAD_TIMESTAMP, f"row {row_number} has no timestamp")
-    submitted_at = parse_timestamp(timestamp_value, zone)
+    submitted_at = parse_timestamp(cells[timestamp_index], zone)
     if submitted_at is None:
         return quarantine(
             QuarantineReason.BAD_TIMESTAMP, f"row {row_number}: the timestamp is not a date-time"
         )
 
-    extra = {key: texts[i] for i, key in layout.extra_columns if texts[i].strip()}
-    extra.update({keys[i]: texts[i] for i in range(len(layout.keys), width) if texts[i].strip()})
+    extra = {key: texts[i] for i, key in layout.extra_columns if stripped[i]}
+    for i in range(width, len(texts)):
+        if stripped[i]:
+            extra[keys[i]] = texts[i]
+    fields = {
+        name: stripped[indexes[0]] if len(indexes) == 1 else _first(stripped, indexes)[1]
+        for name, indexes in layout.text_columns
+    }
     answers = FormAnswers(
         submitted_at=submitted_at,
         email=email,
-        interests=_split_interests(first("interests")[1]),
+        interests=_split_interests(_first(stripped, columns.get("interests", ()))[1]),
         extra=extra,
-        **{name: first(name)[1] for name in _TEXT_FIELDS},
+        **fields,
     )
     return ParsedResponse(answers, raw, row_number, _fingerprint(answers))
 
@@ -368,6 +432,9 @@ def _resolve_duplicate_emails(
     kept: list[ParsedResponse] = []
     quarantined: list[QuarantinedRow] = []
     for group in by_email.values():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
         if len({r.fingerprint for r in group}) == 1:
             kept.append(min(group, key=lambda r: (r.answers.submitted_at, r.row_number)))
             continue

@@ -39,17 +39,18 @@ class DuplicateIndex:
     def load(cls, session: Session, *, emails: Iterable[str] | None = None) -> DuplicateIndex:
         """Build from the database (all applications, or those with the given emails)."""
         index = cls()
+        table = Application.__table__.c  # Core columns: plain rows, no ORM result processing
         query = select(
-            Application.id,
-            Application.code,
-            Application.status,
-            Application.email,
-            Application.full_name,
-            Application.organization_code,
-            Application.organization_text,
-        ).where(Application.erased_at.is_(None))
+            table.id,
+            table.code,
+            table.status,
+            table.email,
+            table.full_name,
+            table.organization_code,
+            table.organization_text,
+        ).where(table.erased_at.is_(None))
         if emails is not None:
-            query = query.where(Application.email.in_(list(emails)))
+            query = query.where(table.email.in_(list(emails)))
         for row in session.execute(query):
             index.add(
                 row.id,

@@ -18,10 +18,12 @@ import logging
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, TypeVar
+from weakref import WeakKeyDictionary
 
 from bot.onboarding.answers import FormAnswers
 from bot.onboarding.registry import Organization, Registry, Resolution
@@ -444,15 +446,6 @@ def looks_like_organization_account(facebook_name: str, registry: Registry) -> b
     return registry.is_organization_name(compact)
 
 
-def _service_type_fits(service_type: str, org: Organization) -> bool:
-    folded = _fold(service_type)
-    if "国家" in folded:
-        return not org.is_local
-    if "地方" in folded:
-        return org.is_local
-    return True
-
-
 # -- verdict -----------------------------------------------------------------------------------
 
 
@@ -471,10 +464,10 @@ def _organization_reasons(resolution: Resolution, text: str) -> list[Reason]:
     return [reason("org_unresolved", text=text)]
 
 
-def _prefecture_reasons(
-    answers: FormAnswers, org: Organization | None, registry: Registry
+def _prefecture_reasons_of(
+    prefecture: str, org: Organization | None, registry: Registry
 ) -> list[Reason]:
-    stated_text = answers.prefecture.strip()
+    stated_text = prefecture.strip()
     if not stated_text:
         return [reason("prefecture_missing")]
     stated = registry.prefecture(stated_text)
@@ -498,6 +491,79 @@ def _duplicate_reasons(duplicates: DuplicateFacts) -> list[Reason]:
     return out
 
 
+# -- memoised steps ------------------------------------------------------------------------------
+# Most answers repeat across applications (organizations, prefectures, mail domains, statuses,
+# consent wording), so each step that depends on one or two answers only is remembered per
+# registry (a Registry is immutable once built). Reasons and resolutions are frozen, so sharing
+# them between verdicts is safe. Each table is simply emptied when it reaches _MEMO_SIZE.
+
+_MEMO_SIZE = 8_192
+_T = TypeVar("_T")
+
+
+class _Memo:
+    """Remembered steps of `verify` for one registry."""
+
+    __slots__ = ("email", "facebook", "organization")
+
+    def __init__(self) -> None:
+        self.organization: dict[Hashable, object] = {}
+        self.email: dict[Hashable, object] = {}
+        self.facebook: dict[Hashable, object] = {}
+
+
+_MEMOS: WeakKeyDictionary[Registry, _Memo] = WeakKeyDictionary()
+
+
+def _memo(registry: Registry) -> _Memo:
+    memo = _MEMOS.get(registry)
+    if memo is None:
+        memo = _MEMOS[registry] = _Memo()
+    return memo
+
+
+def _remembered(table: dict[Hashable, object], key: Hashable, compute: Callable[[], _T]) -> _T:
+    try:
+        return table[key]  # type: ignore[return-value]
+    except KeyError:
+        pass
+    value = compute()
+    if len(table) >= _MEMO_SIZE:
+        table.clear()
+    table[key] = value
+    return value
+
+
+_status_reason = lru_cache(maxsize=_MEMO_SIZE)(status_reason)
+_consent_reason = lru_cache(maxsize=_MEMO_SIZE)(consent_reason)
+_classify_email = lru_cache(maxsize=_MEMO_SIZE)(classify_email)
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _service_type_needs(service_type: str) -> bool | None:
+    """True: local only, False: national only, None: any organization fits."""
+    folded = _fold(service_type)
+    if "国家" in folded:
+        return False
+    if "地方" in folded:
+        return True
+    return None
+
+
+_OrganizationSignals = tuple[Resolution, Organization | None, tuple[Reason, ...]]
+
+
+def _organization_signals(
+    registry: Registry, organization: str, prefecture: str
+) -> _OrganizationSignals:
+    """The resolution of the organization answer and its reasons, prefecture reasons included."""
+    resolution = registry.resolve(organization, prefecture_hint=prefecture or None)
+    org = resolution.organization if resolution.status == "resolved" else None
+    reasons = _organization_reasons(resolution, organization)
+    reasons.extend(_prefecture_reasons_of(prefecture, org, registry))
+    return resolution, org, tuple(reasons)
+
+
 def verify(
     answers: FormAnswers,
     registry: Registry,
@@ -506,45 +572,65 @@ def verify(
     extra_allowed_domains: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Compute the verdict on one application from its answers and the facts passed in."""
-    resolution = registry.resolve(answers.organization, prefecture_hint=answers.prefecture or None)
-    org = resolution.organization if resolution.status == "resolved" else None
+    memo = _memo(registry)
+    organization, prefecture = answers.organization, answers.prefecture
+    resolution, org, org_reasons = _remembered(
+        memo.organization,
+        (organization, prefecture),
+        lambda: _organization_signals(registry, organization, prefecture),
+    )
     domain = email_domain(answers.email)
-    email_class = classify_email(domain)
+    email_class = _classify_email(domain)
+    org_code = org.code if org is not None else None
 
-    reasons = _organization_reasons(resolution, answers.organization)
-    reasons.append(email_reason(domain, email_class, org, registry, extra_allowed_domains))
-    reasons.extend(_prefecture_reasons(answers, org, registry))
-    if (
-        org is not None
-        and answers.service_type
-        and not _service_type_fits(answers.service_type, org)
-    ):
-        reasons.append(
-            reason(
-                "service_type_mismatch",
-                service_type=answers.service_type.strip(),
-                organization=org.full_name,
+    reasons = list(org_reasons)
+    reasons.insert(
+        1,  # after the organization reason, before the prefecture ones
+        _remembered(
+            memo.email,
+            (domain, org_code, extra_allowed_domains),
+            lambda: email_reason(domain, email_class, org, registry, extra_allowed_domains),
+        ),
+    )
+    if org is not None and answers.service_type:
+        needs_local = _service_type_needs(answers.service_type)
+        if needs_local is not None and needs_local != org.is_local:
+            reasons.append(
+                reason(
+                    "service_type_mismatch",
+                    service_type=answers.service_type.strip(),
+                    organization=org.full_name,
+                )
             )
-        )
-    reasons.append(status_reason(answers.employment_status))
-    reasons.append(consent_reason(answers.consent))
-    if not answers.facebook_name.strip():
+    reasons.append(_status_reason(answers.employment_status))
+    reasons.append(_consent_reason(answers.consent))
+    facebook_name = answers.facebook_name
+    if not facebook_name.strip():
         reasons.append(reason("facebook_name_missing"))
-    elif looks_like_organization_account(answers.facebook_name, registry):
-        reasons.append(reason("facebook_name_organization", facebook_name=answers.facebook_name))
-    reasons.extend(_duplicate_reasons(duplicates))
+    elif _remembered(
+        memo.facebook,
+        facebook_name,
+        lambda: looks_like_organization_account(facebook_name, registry),
+    ):
+        reasons.append(reason("facebook_name_organization", facebook_name=facebook_name))
+    if duplicates.same_email or duplicates.same_name_and_org or duplicates.previously_rejected:
+        reasons.extend(_duplicate_reasons(duplicates))
 
-    reasons.sort(key=lambda r: _LEVEL_ORDER[REASON_LEVELS[r.code]])
+    reasons.sort(key=_reason_order)
     status = _conclude(tuple(r.code for r in reasons), org)
     return Verdict(
         status=status,
         reasons=tuple(reasons),
-        organization_code=org.code if org else None,
+        organization_code=org_code,
         organization_name=org.name if org else None,
         organization_prefecture=(org.prefecture or None) if org else None,
         email_class=email_class,
         resolution_status=resolution.status,
     )
+
+
+def _reason_order(r: Reason) -> int:
+    return _LEVEL_ORDER[REASON_LEVELS[r.code]]
 
 
 def _conclude(codes: tuple[str, ...], org: Organization | None) -> VerdictStatus:
