@@ -110,12 +110,7 @@ def build_runtime(
         db=db or Database(settings.app.database_url),
         messenger=messenger or build_messenger(settings),
         mailer=mailer or build_mailer(settings),
-        form_source=form_source,
+        form_source=form_source or build_form_source(settings),
     )
-    if runtime.form_source is None:
-        try:
-            runtime.form_source = build_form_source(settings)
-        except ImportError:  # adapter not installed yet in this build
-            runtime.form_source = None
     register_domain(runtime)
     return runtime

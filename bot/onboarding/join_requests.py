@@ -22,29 +22,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.models import Application, JoinRequest, MessengerIdentity
 from bot.onboarding import lifecycle
+from bot.onboarding.codes import normalize_registration_code
 from bot.onboarding.lifecycle import OPEN, DomainError
 
 MATCHED, UNMATCHED = "matched", "unmatched"
 MIN_CONFIDENCE = 0.75
 MAX_ALTERNATIVES = 5
 
+
 # -- registration codes ---------------------------------------------------------------------------
-_FALLBACK_CODE = re.compile(r"(?<![A-Z0-9])[O0]C([0-9A-Z]{6})(?![0-9A-Z])")
-_FALLBACK_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−ｰー_.・]+")
-
-
-def _fallback_code(text: str) -> str | None:
-    compact = _FALLBACK_SEPARATORS.sub("", unicodedata.normalize("NFKC", text).upper())
-    found = _FALLBACK_CODE.search(compact)
-    return f"OC-{found.group(1)}" if found else None
-
-
 def find_code(text: str) -> str | None:
     """The registration code ("OC-XXXXXX") in free text, tolerant of case, width and spaces."""
-    try:
-        from bot.onboarding.codes import normalize_registration_code
-    except ImportError:  # pragma: no cover - codes ship with verification
-        return _fallback_code(text)
     return normalize_registration_code(text)
 
 
