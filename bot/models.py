@@ -220,7 +220,7 @@ class Invitation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(32))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
-    status: Mapped[str] = mapped_column(String(16), default="held")  # held|queued|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held|allocated|queued|sent
     outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

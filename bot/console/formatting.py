@@ -28,9 +28,9 @@ OUTBOX_LABELS = {
 }
 INVITATION_LABELS = {
     "held": "保留（枠待ち）",
+    "allocated": "割当済み（メッセンジャー連携待ち）",
     "queued": "送信待ち",
     "sent": "送信済み",
-    "failed": "失敗",
 }
 GROUP_KINDS = {"prefecture": "都道府県", "village": "村", "cohort": "入庁同期"}
 ACTION_LABELS = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
@@ -19,7 +19,7 @@ from bot.console.queue_query import OPEN_STATUSES, VERDICTS, QueueFilter, queue_
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, RejectionTemplate, SystemFlag
 from bot.onboarding import applications
-from bot.onboarding.lifecycle import DomainError, can
+from bot.onboarding.lifecycle import TRANSITIONS, DomainError, can
 
 SEEDED_FLAG = "console:rejection_templates_seeded"
 MAX_BULK = 200
@@ -83,6 +83,36 @@ def _load(db: Session, codes: list[str]) -> dict[str, Application]:
     return {a.code: a for a in rows}
 
 
+def _decide(
+    db: Session, codes: list[str], action: str, decide: Callable[[Application], None]
+) -> tuple[list[str], list[str]]:
+    """Apply one decision to each selected application; report the ones that cannot take it.
+
+    A refusal before the transition (unknown code, wrong status, a domain rule) is reported and
+    the others go ahead; a failure after the transition rolls the whole request back.
+    """
+    target = TRANSITIONS[action][1]
+    done: list[str] = []
+    refused: list[str] = []
+    found = _load(db, codes)
+    for code in codes:
+        app = found.get(code)
+        if app is None:
+            refused.append(f"{code}（見つかりません）")
+        elif not can(app, action):
+            refused.append(f"{code}（状態: {app.status}）")
+        else:
+            try:
+                decide(app)
+            except DomainError as exc:
+                if app.status == target:
+                    raise  # failed after the transition: roll the whole request back
+                refused.append(f"{code}（{exc}）")
+            else:
+                done.append(code)
+    return done, refused
+
+
 def _report(done: list[str], refused: list[str], verb: str) -> None:
     if done:
         flash(f"{len(done)} 件を{verb}しました: {', '.join(done[:20])}", "info")
@@ -100,33 +130,17 @@ def approve() -> ResponseReturnValue:
     if not codes:
         flash("承認する申込を選んでください。", "error")
         return redirect(back)
-    done: list[str] = []
-    refused: list[str] = []
     now = rt.now()
+    reason = request.form.get("approve_reason", "")[:500]
     with rt.db.transaction() as db:
-        found = _load(db, codes)
-        for code in codes:
-            app = found.get(code)
-            if app is None:
-                refused.append(f"{code}（見つかりません）")
-            elif not can(app, "approve"):
-                refused.append(f"{code}（状態: {app.status}）")
-            else:
-                try:
-                    applications.approve(
-                        db,
-                        app,
-                        settings=rt.settings,
-                        actor=g.user,
-                        at=now,
-                        reason=request.form.get("approve_reason", "")[:500],
-                    )
-                except DomainError as exc:
-                    if app.status != "ready_for_review" and can(app, "invited"):
-                        raise  # failed after the transition: roll the whole request back
-                    refused.append(f"{code}（{exc}）")
-                else:
-                    done.append(code)
+        done, refused = _decide(
+            db,
+            codes,
+            "approve",
+            lambda app: applications.approve(
+                db, app, settings=rt.settings, actor=g.user, at=now, reason=reason
+            ),
+        )
     _report(done, refused, "承認")
     return redirect(back)
 
@@ -140,8 +154,6 @@ def reject() -> ResponseReturnValue:
     back = local_redirect(request.form.get("back"))
     notify = request.form.get("notify") == "1"
     reason = request.form.get("reason", "").strip()[:2000]
-    done: list[str] = []
-    refused: list[str] = []
     now = rt.now()
     with rt.db.transaction() as db:
         template_id = request.form.get("template_id", "")
@@ -151,29 +163,19 @@ def reject() -> ResponseReturnValue:
         if not codes or not reason:
             flash("却下する申込と理由（テンプレートまたは自由記述）を指定してください。", "error")
             return redirect(back)
-        found = _load(db, codes)
-        for code in codes:
-            app = found.get(code)
-            if app is None:
-                refused.append(f"{code}（見つかりません）")
-            elif not can(app, "reject"):
-                refused.append(f"{code}（状態: {app.status}）")
-            else:
-                try:
-                    applications.reject(
-                        db,
-                        app,
-                        settings=rt.settings,
-                        actor=g.user,
-                        at=now,
-                        reason=reason,
-                        notify=notify,
-                    )
-                except DomainError as exc:
-                    if app.status == "rejected":
-                        raise  # failed after the transition: roll the whole request back
-                    refused.append(f"{code}（{exc}）")
-                else:
-                    done.append(code)
+        done, refused = _decide(
+            db,
+            codes,
+            "reject",
+            lambda app: applications.reject(
+                db,
+                app,
+                settings=rt.settings,
+                actor=g.user,
+                at=now,
+                reason=reason,
+                notify=notify,
+            ),
+        )
     _report(done, refused, "却下")
     return redirect(back)
