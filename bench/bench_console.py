@@ -6,22 +6,18 @@ Target: ≤ 150 ms per page. PostgreSQL runs when TEST_DATABASE_URL is set (in a
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
+from bench.databases import databases
 from bot import create_app
 from bot.config import parse_settings
 from bot.db import Database
@@ -93,31 +89,6 @@ def application_rows(n: int) -> list[dict[str, object]]:
     return rows
 
 
-def databases() -> Iterator[tuple[str, str]]:
-    """(label, url) of a fresh SQLite file, then of a private PostgreSQL schema if configured."""
-    with tempfile.TemporaryDirectory() as tmp:
-        yield "sqlite", f"sqlite:///{tmp}/bench.sqlite3"
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    if not base:
-        print("PostgreSQL: skipped (TEST_DATABASE_URL not set)")
-        return
-    schema = f"bench_console_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (
-            "postgresql",
-            make_url(base)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False),
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def bench(label: str, url: str) -> bool:
     """Fill one database and time the queue pages; True when within the target."""
     db = Database(url)
@@ -175,7 +146,7 @@ def bench(label: str, url: str) -> bool:
 
 def main() -> int:
     ok = True
-    for label, url in databases():
+    for label, url in databases("bench_console"):
         ok &= bench(label, url)
     print(f"target ≤ {TARGET_MS:.0f} ms per page: {'OK' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
+from bench.databases import postgres_schema  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import InboundEvent  # noqa: E402
 from bot.webhooks.signature import sign  # noqa: E402
@@ -249,29 +249,6 @@ def write_config(folder: Path, database_url: str) -> Path:
     return path
 
 
-@contextmanager
-def postgres_schema() -> Iterator[str | None]:
-    """A private schema on TEST_DATABASE_URL's server (dropped after), or None if unset."""
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    if not base:
-        yield None
-        return
-    schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (
-            make_url(base)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def stored_events(url: str) -> int:
     db = Database(url)
     try:
@@ -348,7 +325,7 @@ def main() -> int:
         if args.no_postgres:
             print("  PostgreSQL: skipped (--no-postgres)")
         else:
-            with postgres_schema() as url:
+            with postgres_schema("bench_ingest") as url:
                 if url is None:
                     print("  PostgreSQL: skipped (TEST_DATABASE_URL not set)")
                 else:
