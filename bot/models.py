@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -46,6 +47,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """Convert each value once per run of the same instant.
+
+        A bulk insert binds one `now` into several columns of thousands of rows; remembering the
+        last datetime converted (by identity; datetimes are immutable) skips the repeats. The
+        (value, result) pair is replaced as one tuple, so threads sharing it see a whole pair.
+        """
+        convert = super().bind_processor(dialect)
+        if convert is None:
+            return None
+        last: list[tuple[Any, Any]] = [(None, None)]
+
+        def process(value: Any) -> Any:
+            seen, result = last[0]
+            if value is seen:
+                return result
+            result = convert(value)
+            last[0] = (value, result)
+            return result
+
+        return process
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

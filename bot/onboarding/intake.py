@@ -20,11 +20,13 @@ from sqlalchemy import Table, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert, resolve_alerts
-from bot.messaging.outbox import enqueue_many, outbound_row
+from bot.db import insert_new_rows
+from bot.messaging.outbox import outbound_row
 from bot.models import (
     Application,
     ApplicationStatus,
     AuditEntry,
+    OutboundMessage,
     QuarantinedRow,
     SystemFlag,
 )
@@ -59,6 +61,7 @@ INTAKE_LOCK = 0x6369747968616C6C  # "cityhall": the advisory lock that serialise
 # Bulk inserts go through Core (the tables), not the ORM: same defaults and types, less overhead.
 APPLICATIONS = cast(Table, Application.__table__)
 AUDIT_LOG = cast(Table, AuditEntry.__table__)
+OUTBOX = cast(Table, OutboundMessage.__table__)
 _APPLICATION_COLUMNS = frozenset(APPLICATIONS.columns.keys())
 
 
@@ -259,7 +262,7 @@ class Intake:
         if not self._pending:
             return
         rows = self._pending
-        self.session.execute(insert(APPLICATIONS), rows)
+        insert_new_rows(self.session, APPLICATIONS, rows)
         codes = [row["code"] for row in rows]
         query = select(APPLICATIONS.c.code, APPLICATIONS.c.id).where(APPLICATIONS.c.code.in_(codes))
         ids: dict[str, int] = dict(self.session.execute(query).tuples().all())
@@ -284,7 +287,9 @@ class Intake:
             email = self._screening_email(_NewApplication(row, ids[row["code"]]))
             if email is not None:
                 emails.append(email)
-        enqueue_many(self.session, emails)
+        # Their idempotency keys carry the application's new code (unique, never reused), so
+        # no queued row can hold one yet: plain bulk rows, no ON CONFLICT needed.
+        insert_new_rows(self.session, OUTBOX, emails)
         log.info("%s applications created from the form (%s)", len(ids), self.source)
         log.debug("created: %s", ", ".join(codes))
         self._pending.clear()
