@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
 
 from bot.messaging.outbox import enqueue_email
-from bot.models import Alert, Application, ApplicationStatus, JoinRequest, OutboundMessage
+from bot.models import (
+    Alert,
+    Application,
+    ApplicationStatus,
+    Base,
+    InboundEvent,
+    JoinRequest,
+    OutboundMessage,
+    QuarantinedRow,
+)
 from bot.onboarding.lifecycle import OPEN
 from jobs.context import JobContext
 
@@ -44,28 +54,11 @@ def run(ctx: JobContext) -> str:
     oldest = s.scalar(
         select(func.min(Application.submitted_at)).where(Application.status.in_(open_statuses))
     )
-    ready = (
-        s.scalar(
-            select(func.count())
-            .select_from(Application)
-            .where(Application.status == ApplicationStatus.READY_FOR_REVIEW)
-        )
-        or 0
-    )
-    dead = (
-        s.scalar(
-            select(func.count())
-            .select_from(OutboundMessage)
-            .where(OutboundMessage.status == "dead")
-        )
-        or 0
-    )
-    unmatched = (
-        s.scalar(
-            select(func.count()).select_from(JoinRequest).where(JoinRequest.status == "unmatched")
-        )
-        or 0
-    )
+    ready = _count(s, Application, Application.status == ApplicationStatus.READY_FOR_REVIEW)
+    dead = _count(s, OutboundMessage, OutboundMessage.status == "dead")
+    unmatched = _count(s, JoinRequest, JoinRequest.status == "unmatched")
+    unprocessed = _count(s, InboundEvent, InboundEvent.status.in_(("invalid", "dead")))
+    quarantined = _count(s, QuarantinedRow, QuarantinedRow.resolved_at.is_(None))
     alerts = s.scalars(
         select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.created_at)
     ).all()
@@ -79,6 +72,8 @@ def run(ctx: JobContext) -> str:
         oldest_days=None if oldest is None else (ctx.now - oldest).days,
         dead=dead,
         unmatched=unmatched,
+        unprocessed=unprocessed,
+        quarantined=quarantined,
         alerts=[
             {
                 "message": a.message,
@@ -100,5 +95,9 @@ def run(ctx: JobContext) -> str:
     )
     return (
         f"pending {sum(by_verdict.values())}, dead {dead}, unmatched {unmatched}, "
-        f"alerts {len(alerts)}"
+        f"inbound problems {unprocessed}, quarantined {quarantined}, alerts {len(alerts)}"
     )
+
+
+def _count(session: Session, model: type[Base], *where: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0

@@ -26,6 +26,15 @@ OUTBOX_LABELS = {
     "dead": "失敗",
     "cancelled": "取り消し",
 }
+INBOUND_LABELS = {
+    "invalid": "読めない内容",
+    "dead": "失敗",
+    "pending": "処理待ち",
+    "leased": "処理中",
+    "done": "処理済み",
+    "ignored": "対象外",
+    "dismissed": "確認済み",
+}
 INVITATION_LABELS = {
     "held": "保留（枠待ち）",
     "allocated": "割当済み（メッセンジャー連携待ち）",
@@ -60,6 +69,8 @@ ACTION_LABELS = {
     "sending_resumed": "送信再開",
     "alert_resolved": "アラート解決",
     "quarantine_resolved": "保留行の解決",
+    "inbound_retry": "受信の再処理",
+    "inbound_dismissed": "受信の確認済み",
     "confirmation_sent": "確認メール送信",
     "invited": "招待完了",
     "withdraw": "取り下げ",
@@ -82,6 +93,7 @@ def init_app(app: Flask, tz_name: str) -> None:
         ("status_label", STATUS_LABELS),
         ("verdict_label", VERDICT_LABELS),
         ("outbox_label", OUTBOX_LABELS),
+        ("inbound_label", INBOUND_LABELS),
         ("invitation_label", INVITATION_LABELS),
         ("kind_label", GROUP_KINDS),
         ("action_label", ACTION_LABELS),

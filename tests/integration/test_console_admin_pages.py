@@ -1,4 +1,4 @@
-"""Admin pages: groups, outbox, quarantine, audit log and export, users, templates."""
+"""Admin pages: groups, outbox, inbox, quarantine, audit log and export, users, templates."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.messaging import outbox
+from bot.messaging.worker import Worker
 from bot.models import (
     Application,
     AuditEntry,
     Group,
+    InboundEvent,
     OutboundMessage,
     QuarantinedRow,
     RejectionTemplate,
@@ -135,6 +137,74 @@ def test_sending_pause_and_resume(runtime: Runtime, admin: FlaskClient) -> None:
     post(admin, "/console/outbox/pause", {"channel": "messenger", "action": "resume"})
     with runtime.db.transaction() as db:
         assert outbox.paused_channels(db) == {}
+
+
+def _event(runtime: Runtime, status: str, payload: dict[str, object], error: str = "") -> int:
+    with runtime.db.transaction() as db:
+        row = InboundEvent(
+            source="messenger",
+            event_key=f"k-{status}-{len(str(payload))}",
+            kind="no_such_kind" if status != "invalid" else "",
+            payload=payload,
+            status=status,
+            attempts=5 if status == "dead" else 0,
+            last_error=error,
+        )
+        db.add(row)
+        db.flush()
+        return row.id
+
+
+def test_inbox_lists_unreadable_and_failed_events_escaped(
+    runtime: Runtime, admin: FlaskClient
+) -> None:
+    script = {"text": "<script>alert(1)</script>"}
+    _event(runtime, "invalid", script, "messaging item has no sender")
+    _event(runtime, "dead", {"mid": "m1"}, "handler failed: KeyError")
+    _event(runtime, "done", {"mid": "processed-fine"})
+    html = admin.get("/console/inbox").get_data(as_text=True)
+    assert "messaging item has no sender" in html and "handler failed: KeyError" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "processed-fine" not in html and "要対応（2）" in html
+    done = admin.get("/console/inbox", query_string={"state": "done"}).get_data(as_text=True)
+    assert "processed-fine" in done and "handler failed" not in done
+
+
+def test_inbox_retry_sends_a_dead_event_back_to_the_worker(
+    runtime: Runtime, admin: FlaskClient
+) -> None:
+    dead = _event(runtime, "dead", {"mid": "m1"}, "handler failed")
+    assert post(admin, f"/console/inbox/{dead}/retry").status_code == 302
+    with runtime.db.transaction() as db:
+        event = db.get(InboundEvent, dead)
+        assert event is not None and (event.status, event.attempts) == ("pending", 0)
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "inbound_retry")).one()
+        assert entry.actor == "boss" and entry.detail == {
+            "event_id": dead,
+            "source": "messenger",
+            "was": "dead",
+        }
+    Worker(runtime).run(once=True)
+    with runtime.db.transaction() as db:
+        assert db.get(InboundEvent, dead).status == "ignored"  # type: ignore[union-attr]
+
+
+def test_inbox_dismisses_only_problem_events(runtime: Runtime, admin: FlaskClient) -> None:
+    invalid = _event(runtime, "invalid", {"x": 1}, "unreadable")
+    done = _event(runtime, "done", {"mid": "m2"})
+    post(admin, f"/console/inbox/{invalid}/dismiss")
+    refused = post(admin, f"/console/inbox/{done}/dismiss", follow_redirects=True)
+    assert "だけを確認済みにできます" in refused.get_data(as_text=True)
+    assert "だけを再処理できます" in post(
+        admin, f"/console/inbox/{invalid}/retry", follow_redirects=True
+    ).get_data(as_text=True)
+    with runtime.db.transaction() as db:
+        assert db.get(InboundEvent, invalid).status == "dismissed"  # type: ignore[union-attr]
+        assert db.get(InboundEvent, done).status == "done"  # type: ignore[union-attr]
+        actions = db.scalars(select(AuditEntry.action)).all()
+        assert actions.count("inbound_dismissed") == 1 and "inbound_retry" not in actions
+    assert "要対応の受信イベントはありません" in admin.get("/console/inbox").get_data(as_text=True)
+    assert post(admin, "/console/inbox/999999/dismiss").status_code == 404
 
 
 def test_quarantine_shows_reason_and_raw_values(runtime: Runtime, admin: FlaskClient) -> None:

@@ -14,6 +14,7 @@ from bot.models import (
     Alert,
     AuditEntry,
     Group,
+    InboundEvent,
     JoinRequest,
     OutboundMessage,
     QuarantinedRow,
@@ -68,6 +69,7 @@ def _seed_objects(runtime: Runtime) -> str:
                 ),
                 JoinRequest(name="誰か", answer="", status="unmatched"),
                 Alert(kind="group_full", key="富山県", message="満員"),
+                InboundEvent(source="messenger", event_key="e1", status="dead", payload={}),
                 RejectionTemplate(label="l", text="t"),
             ]
         )

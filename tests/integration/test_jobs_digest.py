@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.models import Alert, Application, JoinRequest, OutboundMessage
+from bot.models import (
+    Alert,
+    Application,
+    InboundEvent,
+    JoinRequest,
+    OutboundMessage,
+    QuarantinedRow,
+)
 from bot.runtime import Runtime
 from jobs.registry import find
 from jobs.runner import run_job
@@ -67,6 +74,19 @@ def seed(runtime: Runtime) -> None:
             )
         )
         session.add(JoinRequest(name="田中 一郎", answer="??", status="unmatched"))
+        for key, status in (("e1", "invalid"), ("e2", "dead"), ("e3", "done"), ("e4", "dismissed")):
+            session.add(InboundEvent(source="messenger", event_key=key, status=status, payload={}))
+        for fp, resolved in (("q1", None), ("q2", MORNING)):
+            session.add(
+                QuarantinedRow(
+                    source="sheet",
+                    fingerprint=fp,
+                    raw={"氏名": "秘密"},
+                    reason_code="no_email",
+                    reason="no email",
+                    resolved_at=resolved,
+                )
+            )
         session.add(JoinRequest(name="鈴木 次郎", answer="P1", status="matched"))
         session.add(
             Alert(
@@ -86,7 +106,7 @@ def test_daily_digest_counts_pending_by_verdict_failures_requests_and_alerts(
 ) -> None:
     seed(runtime)
     detail = run_at(runtime, MORNING)
-    assert detail == "pending 3, dead 1, unmatched 1, alerts 1"
+    assert detail == ("pending 3, dead 1, unmatched 1, inbound problems 2, quarantined 1, alerts 1")
     (mail,) = digests(runtime)
     assert mail.recipient == "jimukyoku@example.jp"
     assert mail.idempotency_key == "digest:2026-11-20"
@@ -100,6 +120,8 @@ def test_daily_digest_counts_pending_by_verdict_failures_requests_and_alerts(
     assert "最も古い申し込み: 9日前" in body
     assert "（dead）: 1件" in body
     assert "参加リクエスト: 1件" in body
+    assert "処理できなかった受信（読めない内容・失敗）: 2件" in body
+    assert "取り込めなかったフォーム回答（保留行）: 1件" in body
     assert "グループ「富山県」が定員に近づいています" in body and "解決済み" not in body
     assert "秘密" not in body and "田中" not in body  # counts only, no personal data
     assert "/console/" in body

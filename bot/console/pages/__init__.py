@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("auth", "queue", "application", "join_requests", "groups", "outbox", "audit", "users")
+MODULES = (
+    "auth",
+    "queue",
+    "application",
+    "join_requests",
+    "groups",
+    "outbox",
+    "inbox",
+    "audit",
+    "users",
+)
 
 
 def load() -> None:
