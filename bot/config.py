@@ -178,6 +178,7 @@ class OrientationSettings:
 class RetentionSettings:
     erase_after_days: int = 180
     job_runs_days: int = 30  # JobRun history kept this long (no personal data in it)
+    inbound_days: int = 30  # handled webhook events (PSIDs, message text) kept this long
 
 
 @dataclass(frozen=True)

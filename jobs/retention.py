@@ -4,7 +4,9 @@ Applications rejected, withdrawn, expired or merged as duplicates more than `era
 ago (from their last status change) keep only what is not personal: code, status, verdict
 codes, organization, prefecture and dates. An anonymous ApplicationStat row and an audit entry
 (no personal data) are left; `erased_at` marks the application so a second run skips it.
-Job-run history older than `job_runs_days` is pruned too.
+Job-run history older than `job_runs_days` is pruned too, and so are webhook events received more
+than `inbound_days` ago once handled (done, ignored, dismissed): they hold PSIDs and message
+text. Unreadable and failed events stay until someone deals with them in the console.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bot.models import (
     Application,
     ApplicationStat,
     ApplicationStatus,
+    InboundEvent,
     JobRun,
     JoinRequest,
     OutboundMessage,
@@ -32,6 +35,7 @@ CLOSED = (
     ApplicationStatus.DUPLICATE,
 )
 UNSENT = ("pending", "leased", "awaiting_window")
+HANDLED = ("done", "ignored", "dismissed")  # inbound events nobody needs to look at again
 
 
 def run(ctx: JobContext) -> str:
@@ -55,7 +59,21 @@ def run(ctx: JobContext) -> str:
         .returning(JobRun.id)
         .execution_options(synchronize_session=False)
     ).all()
-    return f"erased {len(apps)}" + (f", pruned {len(pruned)} job runs" if pruned else "")
+    cfg = ctx.settings.retention
+    events = ctx.session.execute(
+        delete(InboundEvent)
+        .where(
+            InboundEvent.status.in_(HANDLED),
+            InboundEvent.received_at < ctx.now - timedelta(days=cfg.inbound_days),
+        )
+        .returning(InboundEvent.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return (
+        f"erased {len(apps)}"
+        + (f", pruned {len(pruned)} job runs" if pruned else "")
+        + (f", pruned {len(events)} inbound events" if events else "")
+    )
 
 
 def erase(ctx: JobContext, app: Application) -> None:

@@ -221,3 +221,33 @@ def test_old_job_run_history_is_pruned(runtime: Runtime) -> None:
         kept = session.scalars(select(JobRun.started_at).order_by(JobRun.id)).all()
     assert kept[0] == NOW - timedelta(days=29)  # and this run's own row
     assert len(kept) == 2
+
+
+def test_handled_inbound_events_are_pruned_and_unhandled_ones_kept(runtime: Runtime) -> None:
+    from bot.models import InboundEvent
+
+    old, recent = NOW - timedelta(days=31), NOW - timedelta(days=29)
+    cases = [
+        ("done-old", "done", old),
+        ("ignored-old", "ignored", old),
+        ("dismissed-old", "dismissed", old),
+        ("done-recent", "done", recent),
+        ("invalid-old", "invalid", old),
+        ("dead-old", "dead", old),
+        ("pending-old", "pending", old),
+    ]
+    with runtime.db.transaction() as session:
+        for key, status, at in cases:
+            session.add(
+                InboundEvent(
+                    source="messenger",
+                    event_key=key,
+                    status=status,
+                    received_at=at,
+                    payload={"sender": {"id": "PSID-1"}, "message": {"text": NAME}},
+                )
+            )
+    assert run_at(runtime, NOW) == "erased 0, pruned 3 inbound events"
+    with runtime.db.transaction() as session:
+        kept = set(session.scalars(select(InboundEvent.event_key)))
+    assert kept == {"done-recent", "invalid-old", "dead-old", "pending-old"}
