@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from bot import create_app
 from bot.config import Settings
 from bot.db import Database
-from bot.models import Application, JoinRequest
+from bot.models import Application, InboundEvent, JoinRequest
 from bot.onboarding.accounts import add_user
 from bot.runtime import Runtime, build_runtime
 from integrations.local import LocalMailer, LocalMessenger
@@ -114,10 +114,10 @@ def _status(runtime: Runtime, code: str) -> str:
         return db.scalars(select(Application.status).where(Application.code == code)).one()
 
 
-def _login(page: Any, base: str) -> None:
+def _login(page: Any, base: str, name: str = "rev") -> None:
     page.goto(f"{base}/console/")
     assert "/console/login" in page.url
-    page.fill("input[name=name]", "rev")
+    page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('承認待ち')")
@@ -243,3 +243,33 @@ def test_queue_is_usable_on_a_phone(console: tuple[str, Runtime], page: Any) -> 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400  # no horizontal scrolling: rows become cards
     page.screenshot(path=str(ARTIFACTS / "queue-phone.png"), full_page=True)
+
+
+def test_admin_sees_and_dismisses_an_unreadable_webhook_on_a_phone(
+    console: tuple[str, Runtime], page: Any
+) -> None:
+    base, runtime = console
+    with runtime.db.transaction() as db:
+        add_user(db, "boss", "admin", PASSWORD, actor="test", at=runtime.now())
+        db.add(
+            InboundEvent(
+                source="messenger",
+                event_key="bad-1",
+                status="invalid",
+                payload={"entry": [{"messaging": [{"x": "<img src=x onerror=alert(1)>" * 8}]}]},
+                last_error="messaging item has no sender id",
+            )
+        )
+    page.set_viewport_size({"width": 390, "height": 844})
+    _login(page, base, "boss")
+    page.click("nav >> text=受信")
+    page.wait_for_selector("h1:has-text('受信')")
+    assert page.is_visible("text=messaging item has no sender id")
+    page.click("summary:has-text('受信した内容')")
+    assert "<img src=x" in page.inner_text("pre.payload")  # shown as text, not markup
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    page.screenshot(path=str(ARTIFACTS / "inbox-phone.png"), full_page=True)
+    page.click("button:has-text('確認済みにする')")
+    page.wait_for_selector("text=要対応の受信イベントはありません")
+    with runtime.db.transaction() as db:
+        assert db.scalars(select(InboundEvent.status)).one() == "dismissed"
