@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert, resolve_alerts
@@ -24,6 +25,8 @@ FAILED_ALERT = "job_failed"
 # Errors whose messages are written for the operator and carry no personal data (by name, so the
 # runner need not import every adapter): a missing form CSV, an unreachable sheet, …
 SAFE_MESSAGE_ERRORS = frozenset({"DomainError", "FormSyncError", "FormSourceError"})
+INTERRUPTED_AFTER = timedelta(hours=1)  # every job takes seconds to minutes
+INTERRUPTED_DETAIL = "no end recorded: the process stopped mid-run and its work was rolled back"
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,31 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}{text}{where}"[:1000]
 
 
+def close_interrupted_runs(session: Session, now: datetime) -> int:
+    """Mark runs still "running" long after they started as interrupted; return how many.
+
+    A process killed mid-job (deploy, OOM, SIGKILL) never records how its run ended. Each run is
+    one transaction, so its work was rolled back with it; only the JobRun row says "running"
+    for ever, which `jobs list` would show. A run that really does outlast the bound is marked
+    too, and its own ending overwrites the mark.
+    """
+    stale = session.execute(
+        update(JobRun)
+        .where(JobRun.outcome == "running", JobRun.started_at < now - INTERRUPTED_AFTER)
+        .values(outcome="interrupted", finished_at=now, detail=INTERRUPTED_DETAIL)
+        .returning(JobRun.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if stale:
+        ids = ", ".join(str(row.id) for row in stale)
+        log.warning("job runs %s never recorded an end: marked interrupted", ids)
+    return len(stale)
+
+
 def run_job(runtime: Runtime, spec: JobSpec, *, trigger: str = "schedule") -> JobResult:
     """Run `spec` now; an exception is recorded, logged and reported, never raised."""
     with runtime.db.transaction() as session:
+        close_interrupted_runs(session, runtime.now())
         record = JobRun(
             job=spec.name,
             started_at=runtime.now(),

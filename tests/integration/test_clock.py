@@ -24,6 +24,7 @@ from jobs import lease
 from jobs.clock import LEASE_NAME, Clock
 from jobs.context import JobContext
 from jobs.registry import JobSpec
+from jobs.runner import run_job
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 PERSONAL_ADDRESS = "taro.yamada@city.toyama.lg.jp"
@@ -398,3 +399,28 @@ def test_sigterm_stops_run_forever_cleanly_and_releases_the_lease(runtime: Runti
     assert clock.scheduler is None and not clock.is_leader
     with runtime.db.transaction() as session:
         assert session.get(Lease, LEASE_NAME) is None
+
+
+def test_runs_left_running_by_a_killed_process_are_marked_interrupted(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = runtime.now()
+    with runtime.db.transaction() as session:
+        session.add_all(
+            [
+                JobRun(job="retention", started_at=now - timedelta(hours=5), outcome="running"),
+                JobRun(job="digest", started_at=now - timedelta(minutes=61), outcome="running"),
+                JobRun(job="sync-forms", started_at=now - timedelta(minutes=5), outcome="running"),
+                JobRun(job="old", started_at=now - timedelta(hours=9), outcome="ok"),
+            ]
+        )
+    caplog.set_level(logging.WARNING)
+    result = run_job(runtime, JobSpec("fine", Recorder().job("fine"), "retention"))
+    assert result.outcome == "ok"
+    runs = {r.job: r for r in job_runs(runtime)}
+    assert runs["retention"].outcome == runs["digest"].outcome == "interrupted"
+    assert runs["retention"].finished_at is not None
+    assert "rolled back" in runs["retention"].detail
+    assert runs["sync-forms"].outcome == "running"  # may still be going: left alone
+    assert runs["old"].outcome == "ok" and runs["fine"].outcome == "ok"
+    assert "marked interrupted" in caplog.text
