@@ -56,6 +56,8 @@ ACTION_LABELS = {
     "join_request_seen": "参加リクエスト確認",
     "join_request_recorded": "参加リクエスト記録",
     "join_requests_imported": "参加リクエスト取込",
+    "join_request_dismissed": "参加リクエストを対象外に",
+    "join_request_restored": "参加リクエストを未一致に戻す",
     "user_added": "ユーザー追加",
     "user_deactivated": "ユーザー無効化",
     "user_activated": "ユーザー有効化",

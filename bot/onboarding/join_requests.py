@@ -4,7 +4,8 @@ There is no API for a group's join requests, so the secretariat pastes what Face
 Each request (a name and the membership-question answer) is matched by registration code when
 the answer holds one, else by name: kanji, kana and romaji spellings are compared after
 normalisation. A request that matches nothing (or too many) is stored as unmatched and listed
-for follow-up; it is never discarded.
+for follow-up; it is never discarded. One that is not a public servant's (a spam account, a
+request for another group) can be set aside as dismissed, and brought back if that was a slip.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.onboarding import lifecycle
 from bot.onboarding.codes import normalize_registration_code
 from bot.onboarding.lifecycle import OPEN, DomainError
 
-MATCHED, UNMATCHED = "matched", "unmatched"
+MATCHED, UNMATCHED, DISMISSED = "matched", "unmatched", "dismissed"
 MIN_CONFIDENCE = 0.75
 MAX_ALTERNATIVES = 5
 
@@ -636,3 +637,19 @@ def resolve_join_request(
     jr.match_method, jr.confidence = "manual", 1.0
     session.flush()
     _mark_seen(app, jr, actor=actor, at=at)
+
+
+def set_aside(
+    session: Session, jr: JoinRequest, *, dismiss: bool, actor: str, at: datetime
+) -> None:
+    """Dismiss an unmatched request (`dismiss`), or bring a dismissed one back; audited.
+
+    A dismissed request stays stored (so pasting it again reports a duplicate) and leaves the
+    unmatched list and the daily digest's count.
+    """
+    before, after = (UNMATCHED, DISMISSED) if dismiss else (DISMISSED, UNMATCHED)
+    if jr.status != before:
+        raise DomainError(f"join request {jr.id} is {jr.status}, not {before}")
+    jr.status = after
+    action = "join_request_dismissed" if dismiss else "join_request_restored"
+    session.add(lifecycle.audit(None, actor=actor, at=at, action=action, detail={"id": jr.id}))

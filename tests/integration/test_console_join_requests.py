@@ -101,6 +101,43 @@ def test_ambiguous_name_is_kept_with_its_candidates_and_resolved_by_hand(
     assert "割り当てできません" in html
 
 
+def test_junk_request_is_dismissed_restored_and_never_stored_twice(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    junk = {"text": "Free Followers\tbuy now <b>cheap</b>"}
+    post(reviewer, "/console/join-requests", junk)
+    with runtime.db.transaction() as db:
+        jr_id = db.scalars(select(JoinRequest.id)).one()
+    html = post(
+        reviewer, f"/console/join-requests/{jr_id}/dismiss", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "「Free Followers」を対象外にしました" in html
+    assert (
+        "未一致の参加リクエストはありません" in html
+        and "対象外にしたリクエスト（最近 1 件）" in html
+    )
+    assert "&lt;b&gt;cheap&lt;/b&gt;" in html and "<b>cheap</b>" not in html
+    again = post(
+        reviewer, "/console/join-requests", {"text": "Free Followers\tbuy now <b>cheap</b>"}
+    )
+    assert "登録済み 1 件" in again.get_data(as_text=True)  # pasted again: not resurrected
+    twice = post(reviewer, f"/console/join-requests/{jr_id}/dismiss", follow_redirects=True)
+    assert "すでに処理されています" in twice.get_data(as_text=True)
+    post(reviewer, f"/console/join-requests/{jr_id}/restore")
+    with runtime.db.transaction() as db:
+        jr = db.get(JoinRequest, jr_id)
+        assert jr is not None and jr.status == "unmatched"
+        entries = db.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        trail = [
+            (e.action, e.actor, e.detail) for e in entries if e.action.startswith("join_request_")
+        ]
+    assert trail == [
+        ("join_request_dismissed", "rev", {"id": jr_id}),
+        ("join_request_restored", "rev", {"id": jr_id}),
+    ]
+    assert post(reviewer, "/console/join-requests/999999/dismiss").status_code == 404
+
+
 def test_empty_paste_is_refused(reviewer: FlaskClient) -> None:
     assert post(reviewer, "/console/join-requests", {"text": "  "}).status_code == 400
 

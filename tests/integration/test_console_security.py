@@ -42,6 +42,8 @@ REVIEWER_ENDPOINTS = {
     "console.join_requests",
     "console.import_pasted",
     "console.resolve",
+    "console.dismiss_join_request",
+    "console.restore_join_request",
     "console.logout",
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -12,11 +12,13 @@ from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, JoinRequest
 from bot.onboarding.applications import NotFound, get_by_code
 from bot.onboarding.join_requests import (
+    DISMISSED,
     UNMATCHED,
     ImportResult,
     JoinRequestFormatError,
     import_join_requests,
     resolve_join_request,
+    set_aside,
 )
 from bot.onboarding.lifecycle import DomainError
 
@@ -34,6 +36,12 @@ def _render(
             .where(JoinRequest.status == UNMATCHED)
             .order_by(JoinRequest.entered_at, JoinRequest.id)
         ).all()
+        dismissed = db.scalars(
+            select(JoinRequest)
+            .where(JoinRequest.status == DISMISSED)
+            .order_by(JoinRequest.id.desc())
+            .limit(RECENT)
+        ).all()
         recent = db.execute(
             select(JoinRequest, Application.code, Application.full_name)
             .join(Application, Application.id == JoinRequest.application_id)
@@ -44,6 +52,7 @@ def _render(
         html = render_template(
             "console/join_requests.html",
             unmatched=unmatched,
+            dismissed=dismissed,
             recent=recent,
             result=result,
             text=text,
@@ -103,4 +112,34 @@ def resolve(request_id: int) -> ResponseReturnValue:
         )
     else:
         flash(f"参加リクエストを {matched_code} に割り当てました。", "info")
+    return redirect(url_for("console.join_requests"))
+
+
+@bp.post("/join-requests/<int:request_id>/dismiss")
+@login_required(ADMIN, REVIEWER)
+def dismiss_join_request(request_id: int) -> ResponseReturnValue:
+    """Set an unmatched request aside (not a public servant's, or not for this group)."""
+    return _set_aside(request_id, dismiss=True)
+
+
+@bp.post("/join-requests/<int:request_id>/restore")
+@login_required(ADMIN, REVIEWER)
+def restore_join_request(request_id: int) -> ResponseReturnValue:
+    """Bring a dismissed request back to the unmatched list."""
+    return _set_aside(request_id, dismiss=False)
+
+
+def _set_aside(request_id: int, *, dismiss: bool) -> ResponseReturnValue:
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        jr = db.get(JoinRequest, request_id)
+        if jr is None:
+            abort(404)
+        try:
+            set_aside(db, jr, dismiss=dismiss, actor=g.user, at=rt.now())
+        except DomainError:
+            flash("この参加リクエストはすでに処理されています。", "error")
+        else:
+            done = "対象外にしました" if dismiss else "未一致に戻しました"
+            flash(f"「{jr.name}」を{done}。", "info")
     return redirect(url_for("console.join_requests"))
