@@ -2,8 +2,10 @@
 
 Applications rejected, withdrawn, expired or merged as duplicates more than `erase_after_days`
 ago (from their last status change) keep only what is not personal: code, status, verdict
-codes, organization, prefecture and dates. An anonymous ApplicationStat row and an audit entry
-(no personal data) are left; `erased_at` marks the application so a second run skips it.
+codes, organization, prefecture and dates. Their audit history keeps who did what and when, but
+not the free-text reasons nor the before/after values of edited answers (only which questions
+changed). An anonymous ApplicationStat row and an audit entry (no personal data) are left;
+`erased_at` marks the application so a second run skips it.
 Job-run history older than `job_runs_days` is pruned too, and so are webhook events received more
 than `inbound_days` ago once handled (done, ignored, dismissed): they hold PSIDs and message
 text. Unreadable and failed events stay until someone deals with them in the console.
@@ -127,6 +129,10 @@ def erase(ctx: JobContext, app: Application) -> None:
         .values(payload={}, recipient="erased", last_error="")
         .execution_options(synchronize_session=False)
     )
+    for entry in app.history:  # keep what happened and who did it; drop what was said
+        entry.reason = ""
+        if isinstance(entry.detail, dict) and isinstance(entry.detail.get("changed"), dict):
+            entry.detail = {**entry.detail, "changed": sorted(entry.detail["changed"])}
     app.erased_at = ctx.now
     lifecycle.audit(
         app,

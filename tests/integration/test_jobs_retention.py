@@ -62,6 +62,30 @@ def add_app(runtime: Runtime, code: str, status: str, closed_days_ago: float, **
         session.add(app)
         session.flush()
         session.add(ReviewerNote(application_id=app.id, author="admin", text=f"{NAME}さんに電話"))
+        changed = {
+            "氏名": {"before": "高橋 一朗", "after": NAME},
+            "所属": {"before": "", "after": "x"},
+        }
+        edited = {"source": "sheet", "changed": changed}
+        session.add_all(
+            [
+                AuditEntry(
+                    application_id=app.id,
+                    actor="forms",
+                    at=NOW,
+                    action="answers_updated",
+                    detail=edited,
+                ),
+                AuditEntry(
+                    application_id=app.id,
+                    actor="rev",
+                    at=NOW,
+                    action="reject",
+                    reason="確認できませんでした",
+                    detail={"notify": True},
+                ),
+            ]
+        )
         session.add(JoinRequest(name=NAME, answer=code, status="matched", application_id=app.id))
         session.add(
             OutboundMessage(
@@ -131,6 +155,7 @@ def test_rejected_application_past_retention_is_erased_leaving_stats_and_audit(
         "同僚",
         "一郎",
         "確認できませんでした",
+        "一朗",
     ):
         assert secret not in text, secret
     with runtime.db.transaction() as session:
@@ -157,6 +182,14 @@ def test_rejected_application_past_retention_is_erased_leaving_stats_and_audit(
         ).all()
         assert entry.application_id == app_id and entry.actor == "system"
         assert entry.detail == {"final_status": "rejected", "after_days": 180}
+        history = {
+            e.action: e
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.application_id == app_id))
+        }
+        # what happened stays: which questions changed, who rejected and whether they were told
+        assert history["answers_updated"].detail == {"source": "sheet", "changed": ["所属", "氏名"]}
+        assert history["reject"].actor == "rev" and history["reject"].reason == ""
+        assert history["reject"].detail == {"notify": True}
         waiting = session.scalars(
             select(OutboundMessage).where(OutboundMessage.idempotency_key == "msg:R1")
         ).one()
