@@ -27,19 +27,8 @@ from tests.integration.test_console_helpers import (
     console_app,
     login,
     make_application,
-    make_user,
     post,
 )
-
-
-@pytest.fixture
-def admin(runtime: Runtime) -> FlaskClient:
-    """A client logged in as an admin."""
-    make_user(runtime, "boss", "admin")
-    client = console_app(runtime).test_client()
-    login(client, "boss")
-    return client
-
 
 GROUP = {
     "kind": "prefecture",

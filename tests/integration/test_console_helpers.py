@@ -87,6 +87,14 @@ def login(client: FlaskClient, name: str, password: str = PASSWORD, **env: Any) 
     )
 
 
+def logged_in(runtime: Runtime, name: str = "rev", role: str = "reviewer") -> FlaskClient:
+    """A new console client of a new `role` account, already logged in."""
+    make_user(runtime, name, role)
+    client = console_app(runtime).test_client()
+    login(client, name)
+    return client
+
+
 def post(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
     """POST with the session's CSRF token."""
     return client.post(url, data={**(data or {}), "csrf_token": csrf_of(client)}, **kw)

@@ -13,21 +13,9 @@ from bot.console.commands import register
 from bot.models import Application, AuditEntry, JoinRequest
 from bot.runtime import Runtime
 from tests.integration.test_console_helpers import (
-    console_app,
-    login,
     make_application,
-    make_user,
     post,
 )
-
-
-@pytest.fixture
-def reviewer(runtime: Runtime) -> FlaskClient:
-    """A client logged in as a reviewer."""
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
-    return client
 
 
 def _app(runtime: Runtime, code: str) -> Application:

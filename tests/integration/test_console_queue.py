@@ -14,18 +14,8 @@ from tests.integration.test_console_helpers import (
     console_app,
     login,
     make_application,
-    make_user,
     post,
 )
-
-
-@pytest.fixture
-def reviewer(runtime: Runtime) -> FlaskClient:
-    """A client logged in as a reviewer."""
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
-    return client
 
 
 def _codes(client: FlaskClient, **query: str) -> list[str]:

@@ -26,6 +26,7 @@ from tests.integration.test_console_helpers import (
     PASSWORD,
     console_app,
     csrf_of,
+    logged_in,
     login,
     make_application,
     make_user,
@@ -176,9 +177,7 @@ def test_posts_without_the_session_csrf_token_are_refused(
     runtime: Runtime, token: str | None
 ) -> None:
     app = make_application(runtime)
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
+    client = logged_in(runtime)
     data = {"codes": app.code}
     if token:
         data["csrf_token"] = token
@@ -296,18 +295,14 @@ def test_console_responses_carry_the_security_headers(runtime: Runtime) -> None:
 
 
 def test_logout_ends_the_session(runtime: Runtime) -> None:
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
+    client = logged_in(runtime)
     assert client.get("/console/logout").status_code == 405  # POST only
     assert post(client, "/console/logout").status_code == 302
     assert client.get("/console/").status_code == 302
 
 
 def test_deactivated_user_loses_the_session_at_the_next_request(runtime: Runtime) -> None:
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
+    client = logged_in(runtime)
     assert client.get("/console/").status_code == 200
     with runtime.db.transaction() as db:
         db.scalars(select(SecretariatUser)).one().active = False
@@ -315,18 +310,14 @@ def test_deactivated_user_loses_the_session_at_the_next_request(runtime: Runtime
 
 
 def test_role_is_read_from_the_account_not_the_cookie(runtime: Runtime) -> None:
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
+    client = logged_in(runtime)
     with client.session_transaction() as sess:
         sess["role"] = "admin"  # (cookies are signed, but never trust them for roles)
     assert client.get("/console/users").status_code == 403
 
 
 def test_idle_session_expires(runtime: Runtime) -> None:
-    make_user(runtime, "rev", "reviewer")
-    client = console_app(runtime).test_client()
-    login(client, "rev")
+    client = logged_in(runtime)
     real_now = runtime.now
     runtime.now = lambda: real_now() + timedelta(minutes=121)
     response = client.get("/console/")
