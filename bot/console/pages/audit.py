@@ -6,16 +6,16 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, g, render_template, request
+from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, select
 
 from bot import current_runtime
+from bot.console.actions import record
 from bot.console.blueprint import bp
 from bot.console.csv_export import to_csv
 from bot.console.security import ADMIN, login_required
 from bot.models import Application, AuditEntry
-from bot.onboarding.lifecycle import audit
 
 PAGE = 100
 DECISIONS = ("approve", "reject")
@@ -118,20 +118,16 @@ def export_decisions() -> ResponseReturnValue:
                 for e, a in rows
             ),
         )
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=rt.now(),
-                action="export",
-                detail={
-                    "what": "decisions",
-                    "rows": len(rows),
-                    "from": request.form.get("from", ""),
-                    "to": request.form.get("to", ""),
-                    "actor": request.form.get("actor", ""),
-                },
-            )
+        record(
+            db,
+            action="export",
+            detail={
+                "what": "decisions",
+                "rows": len(rows),
+                "from": request.form.get("from", ""),
+                "to": request.form.get("to", ""),
+                "actor": request.form.get("actor", ""),
+            },
         )
     stamp = rt.now().astimezone(tz).strftime("%Y%m%d-%H%M")
     return Response(

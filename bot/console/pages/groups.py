@@ -7,17 +7,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import current_runtime
+from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
 from bot.console.prefectures import PREFECTURES
 from bot.console.security import ADMIN, login_required
 from bot.models import Alert, Group
-from bot.onboarding.lifecycle import audit
 
 KINDS = ("prefecture", "village", "cohort")
 MESSENGER_CAPACITY = 250  # a Messenger group chat holds at most 250 people
@@ -144,14 +144,10 @@ def create_group() -> ResponseReturnValue:
         group = Group(**values.__dict__, created_at=rt.now())
         db.add(group)
         db.flush()
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=rt.now(),
-                action="group_created",
-                detail={"group_id": group.id, **values.__dict__},
-            )
+        record(
+            db,
+            action="group_created",
+            detail={"group_id": group.id, **values.__dict__},
         )
     flash(f"グループ「{values.name}」を追加しました。", "info")
     return redirect(url_for("console.groups"))
@@ -164,23 +160,17 @@ def edit_group(group_id: int) -> ResponseReturnValue:
     rt = current_runtime()
     errors: list[str] = []
     with rt.db.transaction() as db:
-        group = db.get(Group, group_id)
-        if group is None:
-            abort(404)
+        group = get_or_404(db, Group, group_id)
         if request.method == "POST":
             values, errors = parse_group_form(request.form)
             if values is not None:
                 before = {k: getattr(group, k) for k in values.__dict__}
                 for k, v in values.__dict__.items():
                     setattr(group, k, v)
-                db.add(
-                    audit(
-                        None,
-                        actor=g.user,
-                        at=rt.now(),
-                        action="group_updated",
-                        detail={"group_id": group.id, "before": before, "after": values.__dict__},
-                    )
+                record(
+                    db,
+                    action="group_updated",
+                    detail={"group_id": group.id, "before": before, "after": values.__dict__},
                 )
                 flash(f"グループ「{group.name}」を保存しました。", "info")
                 return redirect(url_for("console.groups"))
@@ -200,18 +190,12 @@ def resolve_alert(alert_id: int) -> ResponseReturnValue:
     """Close an open alert."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        alert = db.get(Alert, alert_id)
-        if alert is None:
-            abort(404)
+        alert = get_or_404(db, Alert, alert_id)
         if alert.resolved_at is None:
             alert.resolved_at = rt.now()
-            db.add(
-                audit(
-                    None,
-                    actor=g.user,
-                    at=rt.now(),
-                    action="alert_resolved",
-                    detail={"alert_id": alert.id, "kind": alert.kind, "key": alert.key},
-                )
+            record(
+                db,
+                action="alert_resolved",
+                detail={"alert_id": alert.id, "kind": alert.kind, "key": alert.key},
             )
     return redirect(url_for("console.groups"))

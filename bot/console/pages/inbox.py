@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from bot import current_runtime
+from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
 from bot.models import InboundEvent
-from bot.onboarding.lifecycle import audit
 
 PROBLEMS = ("invalid", "dead")
 STATES = ("invalid", "dead", "pending", "leased", "done", "ignored", "dismissed")
@@ -63,9 +63,7 @@ def _decide(event_id: int, *, allowed: tuple[str, ...], action: str) -> InboundE
     """Apply `action` to one event if its state allows it; audit it; None if it did not."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        event = db.get(InboundEvent, event_id)
-        if event is None:
-            abort(404)
+        event = get_or_404(db, InboundEvent, event_id)
         if event.status not in allowed:
             return None
         before, now = event.status, rt.now()
@@ -74,14 +72,10 @@ def _decide(event_id: int, *, allowed: tuple[str, ...], action: str) -> InboundE
         else:
             event.status, event.processed_at = "dismissed", now
         event.lease_until = None
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=now,
-                action=action,
-                detail={"event_id": event.id, "source": event.source, "was": before},
-            )
+        record(
+            db,
+            action=action,
+            detail={"event_id": event.id, "source": event.source, "was": before},
         )
         return event
 

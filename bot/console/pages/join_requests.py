@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bot import current_runtime
+from bot.console.actions import get_or_404
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, JoinRequest
@@ -132,9 +133,7 @@ def restore_join_request(request_id: int) -> ResponseReturnValue:
 def _set_aside(request_id: int, *, dismiss: bool) -> ResponseReturnValue:
     rt = current_runtime()
     with rt.db.transaction() as db:
-        jr = db.get(JoinRequest, request_id)
-        if jr is None:
-            abort(404)
+        jr = get_or_404(db, JoinRequest, request_id)
         try:
             set_aside(db, jr, dismiss=dismiss, actor=g.user, at=rt.now())
         except DomainError:

@@ -3,17 +3,16 @@ and the quarantine of form rows that could not be taken in."""
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from bot import current_runtime
+from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
 from bot.messaging import outbox
 from bot.models import OutboundMessage, QuarantinedRow
-from bot.onboarding.lifecycle import audit
 
 STATES = ("awaiting_window", "pending", "leased", "sent", "dead", "cancelled")
 CHANNELS = ("messenger", "email")
@@ -57,13 +56,6 @@ def outbox_page() -> ResponseReturnValue:
     return html
 
 
-def _message(db: Session, message_id: int) -> OutboundMessage:
-    row = db.get(OutboundMessage, message_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 def _back() -> str:
     state, channel = request.args.get("state", ""), request.args.get("channel", "")
     return url_for(
@@ -79,19 +71,15 @@ def retry_message(message_id: int) -> ResponseReturnValue:
     """Put a failed or waiting message back in the queue."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        row = _message(db, message_id)
+        row = get_or_404(db, OutboundMessage, message_id)
         if row.status in {"sent", "leased"}:
             flash("送信済み・送信中のメッセージは再送できません。", "error")
         else:
             outbox.retry_now(db, row, rt.now())
-            db.add(
-                audit(
-                    None,
-                    actor=g.user,
-                    at=rt.now(),
-                    action="outbox_retry",
-                    detail={"message_id": row.id},
-                )
+            record(
+                db,
+                action="outbox_retry",
+                detail={"message_id": row.id},
             )
             flash(f"メッセージ #{row.id} を再送待ちにしました。", "info")
     return redirect(_back())
@@ -103,16 +91,12 @@ def cancel_message(message_id: int) -> ResponseReturnValue:
     """Cancel a message that has not been sent."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        row = _message(db, message_id)
+        row = get_or_404(db, OutboundMessage, message_id)
         if outbox.cancel(db, row):
-            db.add(
-                audit(
-                    None,
-                    actor=g.user,
-                    at=rt.now(),
-                    action="outbox_cancel",
-                    detail={"message_id": row.id},
-                )
+            record(
+                db,
+                action="outbox_cancel",
+                detail={"message_id": row.id},
             )
             flash(f"メッセージ #{row.id} を取り消しました。", "info")
         else:
@@ -132,15 +116,11 @@ def pause_sending() -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:500] or ("console" if paused else "")
     with rt.db.transaction() as db:
         outbox.set_paused(db, channel, paused, reason=reason, now=rt.now())
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=rt.now(),
-                action="sending_paused" if paused else "sending_resumed",
-                reason=reason,
-                detail={"channel": channel},
-            )
+        record(
+            db,
+            action="sending_paused" if paused else "sending_resumed",
+            reason=reason,
+            detail={"channel": channel},
         )
     flash(f"{channel} の送信を{'停止' if paused else '再開'}しました。", "info")
     return redirect(url_for("console.outbox_page"))
@@ -168,18 +148,12 @@ def resolve_quarantined(row_id: int) -> ResponseReturnValue:
     """Mark a quarantined row as dealt with (it stays stored)."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        row = db.get(QuarantinedRow, row_id)
-        if row is None:
-            abort(404)
+        row = get_or_404(db, QuarantinedRow, row_id)
         if row.resolved_at is None:
             row.resolved_at = rt.now()
-            db.add(
-                audit(
-                    None,
-                    actor=g.user,
-                    at=rt.now(),
-                    action="quarantine_resolved",
-                    detail={"row_id": row.id, "reason_code": row.reason_code},
-                )
+            record(
+                db,
+                action="quarantine_resolved",
+                detail={"row_id": row.id, "reason_code": row.reason_code},
             )
     return redirect(url_for("console.quarantine"))

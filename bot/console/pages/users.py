@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bot import current_runtime
+from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
 from bot.console.pages.queue import rejection_templates
 from bot.console.security import ADMIN, login_required
 from bot.models import RejectionTemplate, SecretariatUser
 from bot.onboarding.accounts import MIN_PASSWORD_LENGTH, ROLES, add_user
-from bot.onboarding.lifecycle import DomainError, audit
+from bot.onboarding.lifecycle import DomainError
 
 
 @bp.get("/users")
@@ -61,23 +62,17 @@ def set_user_active(user_id: int) -> ResponseReturnValue:
     rt = current_runtime()
     active = request.form.get("active") == "1"
     with rt.db.transaction() as db:
-        user = db.get(SecretariatUser, user_id)
-        if user is None:
-            abort(404)
+        user = get_or_404(db, SecretariatUser, user_id)
         if user.name == g.user and not active:
             flash("自分自身は無効化できません。", "error")
             return redirect(url_for("console.users"))
         user.active = active
         if active:
             user.failed_logins, user.locked_until = 0, None
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=rt.now(),
-                action="user_activated" if active else "user_deactivated",
-                detail={"user": user.name},
-            )
+        record(
+            db,
+            action="user_activated" if active else "user_deactivated",
+            detail={"user": user.name},
         )
         flash(f"{user.name} を{'有効' if active else '無効'}にしました。", "info")
     return redirect(url_for("console.users"))
@@ -114,14 +109,10 @@ def create_template() -> ResponseReturnValue:
         row = RejectionTemplate(label=label, text=text, active=True)
         db.add(row)
         db.flush()
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=rt.now(),
-                action="template_created",
-                detail={"template_id": row.id, "label": label, "text": text},
-            )
+        record(
+            db,
+            action="template_created",
+            detail={"template_id": row.id, "label": label, "text": text},
         )
     flash("却下理由を追加しました。", "info")
     return redirect(url_for("console.templates"))
@@ -134,25 +125,19 @@ def update_template(template_id: int) -> ResponseReturnValue:
     rt = current_runtime()
     label, text = _template_values()
     with rt.db.transaction() as db:
-        row = db.get(RejectionTemplate, template_id)
-        if row is None:
-            abort(404)
+        row = get_or_404(db, RejectionTemplate, template_id)
         before = {"label": row.label, "text": row.text, "active": row.active}
         if text:
             row.label, row.text = label, text
         row.active = request.form.get("active") == "1"
-        db.add(
-            audit(
-                None,
-                actor=g.user,
-                at=rt.now(),
-                action="template_updated",
-                detail={
-                    "template_id": row.id,
-                    "before": before,
-                    "after": {"label": row.label, "text": row.text, "active": row.active},
-                },
-            )
+        record(
+            db,
+            action="template_updated",
+            detail={
+                "template_id": row.id,
+                "before": before,
+                "after": {"label": row.label, "text": row.text, "active": row.active},
+            },
         )
     flash("却下理由を保存しました。", "info")
     return redirect(url_for("console.templates"))
