@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.messaging.outbox import enqueue_email
 from bot.models import Application, ApplicationStatus
 from bot.onboarding import lifecycle
+from bot.onboarding.notifications import email_applicant
 from jobs.context import JobContext
 
 
@@ -60,23 +60,19 @@ def _remind(ctx: JobContext, app: Application, n: int) -> None:
     deadline = (app.confirmation_sent_at + timedelta(days=cfg.expire_after_days)).astimezone(
         ctx.settings.tz
     )
-    text = ctx.text(
-        "join_request_reminder",
+    email_applicant(
+        ctx.session,
+        ctx.settings,
+        app,
+        key=f"jr-reminder:{app.code}:{n}",
+        template="join_request_reminder",
+        purpose="join_request_reminder",
+        at=ctx.now,
         full_name=app.full_name,
         code=app.code,
         group_url=ctx.settings.app.facebook_group_url,
         number=n,
         deadline=f"{deadline.month}月{deadline.day}日",
-    )
-    enqueue_email(
-        ctx.session,
-        key=f"jr-reminder:{app.code}:{n}",
-        to=app.email,
-        subject=text.subject,
-        body=text.body,
-        purpose="join_request_reminder",
-        application_id=app.id,
-        now=ctx.now,
     )
     app.join_request_reminders = n
     app.last_reminder_at = ctx.now
@@ -88,20 +84,16 @@ def _remind(ctx: JobContext, app: Application, n: int) -> None:
 def _expire(ctx: JobContext, app: Application) -> None:
     cfg = ctx.settings.reminders
     lifecycle.expire(app, at=ctx.now, reason=f"no join request within {cfg.expire_after_days} days")
-    text = ctx.text(
-        "application_expired",
+    email_applicant(
+        ctx.session,
+        ctx.settings,
+        app,
+        key=f"expired:{app.code}",
+        template="application_expired",
+        purpose="application_expired",
+        at=ctx.now,
         full_name=app.full_name,
         code=app.code,
         days=cfg.expire_after_days,
         apply_url=cfg.apply_url,
-    )
-    enqueue_email(
-        ctx.session,
-        key=f"expired:{app.code}",
-        to=app.email,
-        subject=text.subject,
-        body=text.body,
-        purpose="application_expired",
-        application_id=app.id,
-        now=ctx.now,
     )

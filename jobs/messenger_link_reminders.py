@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from sqlalchemy import exists, or_, select
 
-from bot.messaging.outbox import WAITING, enqueue_email
+from bot.messaging.outbox import WAITING
 from bot.models import Application, ApplicationStatus, OutboundMessage
 from bot.onboarding import lifecycle
-from bot.onboarding.notifications import messenger_link
+from bot.onboarding.notifications import email_applicant, messenger_link
 from jobs.context import JobContext
 
 
@@ -49,19 +49,18 @@ def run(ctx: JobContext) -> str:
         last = app.last_reminder_at
         if last is not None and last > app.approved_at and now - last < after:
             continue
-        url = messenger_link(ctx.settings, app)
-        text = ctx.text(
-            "link_reminder", full_name=app.full_name, code=app.code, link_url=url, number=n + 1
-        )
-        enqueue_email(
+        email_applicant(
             ctx.session,
+            ctx.settings,
+            app,
             key=f"link-reminder:{app.code}:{n + 1}",
-            to=app.email,
-            subject=text.subject,
-            body=text.body,
+            template="link_reminder",
             purpose="link_reminder",
-            application_id=app.id,
-            now=now,
+            at=now,
+            full_name=app.full_name,
+            code=app.code,
+            link_url=messenger_link(ctx.settings, app),
+            number=n + 1,
         )
         app.link_reminders = n + 1
         app.last_reminder_at = now

@@ -21,7 +21,7 @@ def messenger_link(settings: Settings, app: Any) -> str:
     return f"https://m.me/{settings.messenger.page_username}?ref={app.link_token}"
 
 
-def _email(
+def email_applicant(
     session: Session,
     settings: Settings,
     app: Application,
@@ -32,6 +32,8 @@ def _email(
     at: datetime,
     **context: object,
 ) -> OutboundMessage:
+    """Render `template` (with the application and settings in its context) and queue it to the
+    applicant's email address, keyed `key` so it goes out once."""
     text = render(template, settings.app.templates_dir, app=app, settings=settings, **context)
     return enqueue_email(
         session,
@@ -114,7 +116,7 @@ def after_confirmation_sent(session: Session, row: OutboundMessage, runtime: obj
 def send_approval(session: Session, app: Application, *, settings: Settings, at: datetime) -> None:
     """Welcome the member and give them the m.me link that receives the invitations."""
     upcoming = next_session(at, settings.orientation, ORIENTATION_KINDS, tz=settings.tz)
-    _email(
+    email_applicant(
         session,
         settings,
         app,
@@ -133,7 +135,7 @@ def send_rejection(
     session: Session, app: Application, *, settings: Settings, at: datetime, share_reason: bool
 ) -> None:
     """Tell a rejected applicant, with the reason only when the reviewer chose to share it."""
-    _email(
+    email_applicant(
         session,
         settings,
         app,
