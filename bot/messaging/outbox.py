@@ -24,7 +24,7 @@ def outbound_row(
     application_id: int | None = None,
     now: datetime,
 ) -> dict[str, Any]:
-    """The column values of a new outbox row (for `enqueue_many`)."""
+    """The column values of a new outbox row (for `enqueue`, or many at once for a bulk insert)."""
     return {
         "idempotency_key": key,
         "channel": channel,
@@ -40,16 +40,6 @@ def outbound_row(
         "last_error": "",
         "provider_message_id": "",
     }
-
-
-def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Queue many rows in one statement; keys already queued are left as they are."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast(Table, OutboundMessage.__table__)
-    session.execute(insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows)
 
 
 def enqueue(
@@ -73,7 +63,10 @@ def enqueue(
         application_id=application_id,
         now=now or utcnow(),
     )
-    enqueue_many(session, [row])
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, OutboundMessage.__table__)
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]), row)
     return session.scalars(
         select(OutboundMessage).where(OutboundMessage.idempotency_key == key)
     ).one()
