@@ -1,10 +1,12 @@
-"""What console handlers share: fetching the row a URL names, and auditing what the user did."""
+"""What console handlers share: fetching the row a URL names, paging lists of rows newest
+first, counting rows by status, and auditing what the user did."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
 from flask import abort, g
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot import current_runtime
@@ -19,6 +21,23 @@ def get_or_404(db: Session, model: type[T], key: Any) -> T:
     if row is None:
         abort(404)
     return row
+
+
+def newest_page(
+    db: Session, query: Select[tuple[T]], id_column: Any, *, before: str, size: int
+) -> tuple[list[T], bool]:
+    """One page of `query`'s rows, newest id first, below the id `before` (the cursor in the
+    URL, ignored unless it is a number); and whether more rows follow."""
+    if before.isdigit():
+        query = query.where(id_column < int(before))
+    rows = list(db.scalars(query.order_by(id_column.desc()).limit(size + 1)))
+    return rows[:size], len(rows) > size
+
+
+def count_by_status(db: Session, status_column: Any) -> dict[str, int]:
+    """How many rows of `status_column`'s table are in each status."""
+    query = select(status_column, func.count()).group_by(status_column)
+    return dict(db.execute(query).tuples().all())
 
 
 def record(

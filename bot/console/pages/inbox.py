@@ -11,10 +11,10 @@ import json
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import current_runtime
-from bot.console.actions import get_or_404, record
+from bot.console.actions import count_by_status, get_or_404, newest_page, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
 from bot.models import InboundEvent
@@ -38,19 +38,13 @@ def inbox_page() -> ResponseReturnValue:
         else:
             state = ""
             query = query.where(InboundEvent.status.in_(PROBLEMS))
-        if before.isdigit():
-            query = query.where(InboundEvent.id < int(before))
-        rows = db.scalars(query.order_by(InboundEvent.id.desc()).limit(PAGE + 1)).all()
-        counts: dict[str, int] = dict(
-            db.execute(select(InboundEvent.status, func.count()).group_by(InboundEvent.status))
-            .tuples()
-            .all()
-        )
+        rows, more = newest_page(db, query, InboundEvent.id, before=before, size=PAGE)
+        counts = count_by_status(db, InboundEvent.status)
         html = render_template(
             "console/inbox.html",
-            rows=rows[:PAGE],
+            rows=rows,
             payloads={r.id: json.dumps(r.payload, ensure_ascii=False, indent=2) for r in rows},
-            more=len(rows) > PAGE,
+            more=more,
             counts=counts,
             problems=sum(counts.get(s, 0) for s in PROBLEMS),
             state=state,

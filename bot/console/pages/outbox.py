@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import current_runtime
-from bot.console.actions import get_or_404, record
+from bot.console.actions import count_by_status, get_or_404, newest_page, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
 from bot.messaging import outbox
@@ -33,20 +33,12 @@ def outbox_page() -> ResponseReturnValue:
             query = query.where(OutboundMessage.status == state)
         if channel in CHANNELS:
             query = query.where(OutboundMessage.channel == channel)
-        if before.isdigit():
-            query = query.where(OutboundMessage.id < int(before))
-        rows = db.scalars(query.order_by(OutboundMessage.id.desc()).limit(PAGE + 1)).all()
-        counts: dict[str, int] = {
-            status: count
-            for status, count in db.execute(
-                select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status)
-            )
-        }
+        rows, more = newest_page(db, query, OutboundMessage.id, before=before, size=PAGE)
         html = render_template(
             "console/outbox.html",
-            rows=rows[:PAGE],
-            more=len(rows) > PAGE,
-            counts=counts,
+            rows=rows,
+            more=more,
+            counts=count_by_status(db, OutboundMessage.status),
             state=state,
             channel=channel,
             states=STATES,
