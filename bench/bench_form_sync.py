@@ -15,7 +15,6 @@ and their emails, `bot.db.insert_new_rows`) are not statements and are not in th
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import sys
@@ -39,8 +38,8 @@ from bot.runtime import build_runtime  # noqa: E402
 from integrations.local import LocalMailer, LocalMessenger  # noqa: E402
 from integrations.sheets import SheetsFormSource  # noqa: E402
 from tests import google_fakes  # noqa: E402
+from tests.labelled_set import load_rows  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "labelled_applications.csv"
 TARGET_SECONDS = 2.0
 EXTRA_TITLES = [  # 13 mapped + 7 unmapped questions = 20 columns
     "事務局への連絡事項",
@@ -56,8 +55,7 @@ WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 def sheet_values(n: int) -> list[list[Any]]:
     """A header and n distinct responses built from the labelled set."""
-    with DATA.open(encoding="utf-8", newline="") as f:
-        base = list(csv.DictReader(f))
+    base = load_rows()
     header = [*DEFAULT_COLUMNS, *EXTRA_TITLES]
     start = datetime(2026, 10, 1, 9, 0)
     rows: list[list[Any]] = [header]

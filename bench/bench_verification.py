@@ -7,11 +7,9 @@ with a distinct e-mail address so nothing can be served from a cache.
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,29 +18,14 @@ sys.path.insert(0, str(ROOT))
 from bot.onboarding.answers import FormAnswers  # noqa: E402
 from bot.onboarding.registry import load_registry  # noqa: E402
 from bot.onboarding.verification import verify  # noqa: E402
+from tests.labelled_set import answers_of, load_rows  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "labelled_applications.csv"
 TARGET_SECONDS = 2.0
 
 
 def applications(n: int) -> list[FormAnswers]:
     """Build n applications from the labelled set."""
-    with DATA.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    base = [
-        FormAnswers(
-            submitted_at=datetime(2026, 11, 1, tzinfo=UTC),
-            email=r["email"],
-            full_name=r["full_name"],
-            facebook_name=r["facebook_name"],
-            service_type=r["service_type"],
-            organization=r["organization"],
-            prefecture=r["prefecture"],
-            employment_status=r["employment_status"],
-            consent=r["consent"],
-        )
-        for r in rows
-    ]
+    base = [answers_of(r) for r in load_rows()]
     out = []
     for i in range(n):
         a = base[i % len(base)]

@@ -7,42 +7,17 @@ its full name (prefecture + municipality), so a person can check it against the 
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from bot.onboarding.answers import FormAnswers
 from bot.onboarding.registry import Registry, load_registry
 from bot.onboarding.verification import DuplicateFacts, Verdict, verify
+from tests.labelled_set import answers_of, load_rows
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "labelled_applications.csv"
 NOT_RESOLVABLE = {"AMBIGUOUS": "ambiguous", "UNION": "union", "UNRESOLVED": "unresolved"}
 MIN_ORG_ACCURACY = 0.98
 MIN_VERDICT_AGREEMENT = 0.95
-
-
-def load_rows() -> list[dict[str, str]]:
-    """Read the labelled applications."""
-    with DATA.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def answers_of(row: dict[str, str]) -> FormAnswers:
-    """Turn a labelled row into form answers."""
-    return FormAnswers(
-        submitted_at=datetime(2026, 11, 1, tzinfo=UTC),
-        email=row["email"],
-        full_name=row["full_name"],
-        facebook_name=row["facebook_name"],
-        service_type=row["service_type"],
-        organization=row["organization"],
-        prefecture=row["prefecture"],
-        employment_status=row["employment_status"],
-        consent=row["consent"],
-    )
 
 
 def verdict_of(row: dict[str, str], registry: Registry) -> Verdict:
