@@ -75,6 +75,7 @@ class GoogleSettings:
     service_account_file: str = ""
     service_account_json: str = field(default="", metadata=SECRET)
     timeout_seconds: float = 20.0
+    api_base: str = "https://sheets.googleapis.com"  # a local stand-in in acceptance tests
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ def build_form_source(settings: Settings) -> FormSource:
             credentials_info=info,
             credentials_file=g.service_account_file or None,
             timeout=g.timeout_seconds,
+            api_base=g.api_base,
         )
     from integrations.csv_source import CsvFormSource
 

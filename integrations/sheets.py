@@ -6,11 +6,17 @@ The spreadsheet's metadata (worksheet title, time zone) is read once, on the fir
 Transient failures (429, 5xx, timeouts, connection errors) are retried with bounded exponential
 backoff and full jitter; past the bound, or on a permanent error, `FormSourceError` is raised
 with one English line that never contains a cell value.
+
+Every request goes through one `AuthorizedSession` made here, so each one (token refresh
+included) carries the configured timeout. google-auth's Regional Access Boundary lookup, which
+would run in a background thread with no timeout, is opt-in by environment variable in the
+locked google-auth; `SheetsFormSource` warns when it is switched on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+from google.auth import environment_vars
 from google.auth import exceptions as auth_exceptions
+from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 from gspread import Client
 from gspread.exceptions import APIError
@@ -28,6 +36,12 @@ from integrations.ports import SheetSnapshot
 log = logging.getLogger(__name__)
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
+SHEETS_API_BASE = "https://sheets.googleapis.com"  # what gspread's URLs start with
+_BOUNDARY_LOOKUP_ENV = getattr(
+    environment_vars,
+    "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED",
+    "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED",
+)
 _METADATA_FIELDS = "properties(title,timeZone),sheets(properties(sheetId,title,index))"
 _VALUES_PARAMS = {
     "valueRenderOption": "UNFORMATTED_VALUE",
@@ -85,6 +99,7 @@ class SheetsFormSource:
         max_delay: float = 8,
         sleep: Callable[[float], None] = time.sleep,
         http_session: requests.Session | None = None,
+        api_base: str = SHEETS_API_BASE,
     ) -> None:
         """Load the service account (no network yet); `http_session` replaces it if given.
 
@@ -99,6 +114,7 @@ class SheetsFormSource:
             max_delay: cap on any single backoff.
             sleep: how to wait between attempts (tests pass a no-op).
             http_session: an already authorised requests.Session, used instead of credentials.
+            api_base: where the Sheets API answers (a local stand-in in acceptance tests).
         """
         if not spreadsheet_id:
             raise FormSourceError("forms.spreadsheet_id is empty")
@@ -109,12 +125,16 @@ class SheetsFormSource:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
-        self._session = http_session
         self._credentials = (
             None if http_session else _load_credentials(credentials_info, credentials_file)
         )
-        if self._credentials is not None:
-            _use_blocking_boundary_lookup(self._credentials)
+        self._session = http_session or AuthorizedSession(
+            self._credentials, refresh_timeout=timeout
+        )
+        api_base = api_base.rstrip("/")
+        if api_base != SHEETS_API_BASE:
+            self._session.mount(SHEETS_API_BASE + "/", _Rebased(SHEETS_API_BASE, api_base))
+        _warn_if_boundary_lookup_enabled()
         self._opened: _Opened | None = None
 
     @property
@@ -264,18 +284,31 @@ def _load_credentials(
     )
 
 
-def _use_blocking_boundary_lookup(credentials: service_account.Credentials) -> None:
-    """Make google-auth's Regional Access Boundary lookup run inline (3 s, no retries).
+class _Rebased(requests.adapters.HTTPAdapter):
+    """Send requests for `prefix` to `base` instead (gspread's URLs are fixed constants)."""
 
-    google-auth >= 2.55 otherwise starts a background thread per token that calls
-    iamcredentials.googleapis.com with no timeout; it cannot be switched off publicly
-    (googleapis/google-cloud-python#17653). Inline keeps each poll bounded and thread-free.
-    The manager is private API, so this is a no-op where it does not exist.
+    def __init__(self, prefix: str, base: str) -> None:
+        super().__init__()
+        self.prefix, self.base = prefix, base
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if request.url and request.url.startswith(self.prefix):
+            request.url = self.base + request.url[len(self.prefix) :]
+        return super().send(request, **kwargs)
+
+
+def _warn_if_boundary_lookup_enabled() -> None:
+    """Say so when google-auth's experimental boundary lookup is switched on by environment.
+
+    It then runs in a background thread per token with no timeout of ours
+    (googleapis/google-cloud-python#17653), which a poll cannot bound; it is off by default.
     """
-    manager = getattr(credentials, "_rab_manager", None)
-    enable = getattr(manager, "enable_blocking_lookup", None)
-    if callable(enable):
-        enable()
+    if os.environ.get(_BOUNDARY_LOOKUP_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        log.warning(
+            "%s is set: google-auth looks up access boundaries in background threads "
+            "without a timeout; unset it for bounded form polls",
+            _BOUNDARY_LOOKUP_ENV,
+        )
 
 
 def _header_text(cell: Any) -> str:

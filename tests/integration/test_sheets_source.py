@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -132,15 +133,52 @@ def test_every_request_carries_the_timeout(
         assert call.request.req_kwargs["timeout"] == 7, call.request.url
 
 
-def test_google_auth_boundary_lookup_runs_inline_with_a_timeout(
-    google: responses.RequestsMock, service_account_info: dict[str, str]
+def test_a_poll_is_bounded_and_leaves_no_thread_behind(
+    google: responses.RequestsMock,
+    service_account_info: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Whatever google-auth does on its own (token, boundary lookups), every request it makes
+    carries a timeout and no thread it starts outlives the poll."""
+    monkeypatch.delenv(
+        "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED", raising=False
+    )
     google.get(META_URL, json=metadata())
     google.get(VALUES_URL, json=values_body())
-    source(service_account_info).fetch()
-    [lookup] = calls_to(google, BOUNDARY_URL)
-    assert lookup.request.req_kwargs["timeout"] is not None
-    assert not [t for t in threading.enumerate() if "RegionalAccessBoundary" in type(t).__name__]
+    before = set(threading.enumerate())
+    form = source(service_account_info, timeout=4)
+    form.fetch()
+    form.fetch()
+    assert set(threading.enumerate()) - before == set()
+    assert google.calls, "nothing was requested"
+    for call in google.calls:
+        assert call.request.req_kwargs["timeout"] is not None, call.request.url
+
+
+def test_switching_on_the_boundary_lookup_is_warned_about(
+    service_account_info: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv(
+        "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED", "true"
+    )
+    source(service_account_info)
+    assert "unset it for bounded form polls" in caplog.text
+
+
+def test_api_base_sends_every_sheets_request_to_a_stand_in(
+    google: responses.RequestsMock, service_account_info: dict[str, str]
+) -> None:
+    base = "http://127.0.0.1:9/sheets-stand-in"
+    google.get(META_URL.replace("https://sheets.googleapis.com", base), json=metadata())
+    google.get(
+        re.compile(re.escape(base) + r"/v4/spreadsheets/[^/]+/values/.+"), json=values_body()
+    )
+    snapshot = source(service_account_info, api_base=base + "/").fetch()
+    assert snapshot.rows == VALUES[1:]
+    hosts = {urlsplit(c.request.url).netloc for c in google.calls}
+    assert "sheets.googleapis.com" not in hosts
 
 
 def test_worksheet_is_chosen_by_title(
