@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from bot.config import Settings, load_settings
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime, build_runtime, start_up
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def create_app(
     settings = runtime.settings
     if check_schema:
         runtime.db.check_ready()
+        start_up(runtime)
     app = Flask(__name__, static_folder=None)
     app.config.update(
         SECRET_KEY=settings.app.secret_key or _ephemeral_key(),

@@ -17,11 +17,16 @@ log = logging.getLogger(__name__)
 def raise_alert(
     session: Session, *, kind: str, key: str, message: str, now: datetime, notify: str = ""
 ) -> Alert:
-    """Open an alert unless the same one is already open; email `notify` the first time."""
+    """Open an alert unless the same one is already open; email `notify` the first time.
+
+    An open alert takes the newest message (e.g. how many people wait now) without a new email.
+    """
     existing = session.scalars(
         select(Alert).where(Alert.kind == kind, Alert.key == key, Alert.resolved_at.is_(None))
     ).first()
     if existing is not None:
+        if existing.message != message:
+            existing.message = message
         return existing
     alert = Alert(kind=kind, key=key, message=message, created_at=now)
     session.add(alert)

@@ -40,22 +40,28 @@ def setup_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _runtime(args: argparse.Namespace, *, check: bool = True) -> Any:
-    from bot.runtime import build_runtime
+def _runtime(args: argparse.Namespace, *, check: bool = True, start: bool = False) -> Any:
+    """The wired runtime; `start` runs the start-up tasks of a long-running process."""
+    from bot.runtime import build_runtime, start_up
 
     runtime = build_runtime(args.settings)
     if check:
         runtime.db.check_ready()
+    if start:
+        start_up(runtime)
     return runtime
 
 
 # -- db -------------------------------------------------------------------------------------------
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Create or migrate the database schema."""
+    from bot.runtime import build_runtime, start_up
+
     db = Database(args.settings.app.database_url)
     db.upgrade()
     current, _ = db.schema_status()
     print(f"database at revision {current}")
+    start_up(build_runtime(args.settings, db=db))
     return 0
 
 
@@ -73,7 +79,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Process the inbox and send the outbox."""
     from bot.messaging.worker import Worker
 
-    Worker(_runtime(args)).run(once=args.once)
+    Worker(_runtime(args, start=True)).run(once=args.once)
     return 0
 
 

@@ -108,7 +108,7 @@ def run_demo(
     from bot import create_app
     from bot.messaging.worker import Worker
     from bot.onboarding.accounts import add_user
-    from bot.onboarding.groups import ensure_configured_groups
+    from bot.onboarding.groups import apply_configured_groups
     from bot.onboarding.intake import sync_forms
     from jobs.clock import Clock
 
@@ -118,7 +118,7 @@ def run_demo(
     now = runtime.now()
     with runtime.db.transaction() as session:
         month = now.astimezone(settings.tz).strftime("%Y-%m")
-        ensure_configured_groups(session, settings.groups or demo_groups(month), now)
+        apply_configured_groups(session, settings.groups or demo_groups(month), now)
         if not keep:
             for name, role, password in DEMO_USERS:
                 add_user(session, name, role, password, actor="demo", at=now)

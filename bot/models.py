@@ -221,7 +221,10 @@ class Group(Base):
     """A Messenger group chat or Facebook group that members are invited to."""
 
     __tablename__ = "groups"
-    __table_args__ = (UniqueConstraint("kind", "key", "name"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "key", "name"),
+        Index("ux_groups_config_key", "config_key", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # prefecture | village | cohort
     key: Mapped[str] = mapped_column(String(32))  # 富山県 | village | 2026-11
@@ -231,6 +234,8 @@ class Group(Base):
     seats_used: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the [[groups]] entry it was created from ("kind|key|name"); None when made in the console
+    config_key: Mapped[str | None] = mapped_column(String(300))
 
 
 class Invitation(Base):

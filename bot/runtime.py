@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from bot.messaging.inbox import InboxHandlers
 from bot.models import OutboundMessage, utcnow
 from integrations.ports import FormSource, Mailer, MessengerSender
 
+log = logging.getLogger(__name__)
 AfterSent = Callable[[Session, OutboundMessage, "Runtime"], None]
 LOCAL_OUTBOX_DIR = Path("var/outbox")
 
@@ -93,6 +95,24 @@ def build_form_source(settings: Settings) -> FormSource:
     from integrations.csv_source import CsvFormSource
 
     return CsvFormSource(settings.forms.csv_path, timezone=settings.app.timezone)
+
+
+def start_up(runtime: Runtime) -> None:
+    """What every process does once at start: create configured groups, place held invitations.
+
+    Run by `cityhall db upgrade` (the release step), the web app factory, the worker and the
+    clock; idempotent, and safe when several processes start at once.
+    """
+    from bot.onboarding.groups import start_up as groups_start_up
+
+    with runtime.db.transaction() as session:
+        created, placed = groups_start_up(session, runtime.settings, runtime.now())
+    if created or placed:
+        log.info(
+            "start-up: %s configured group(s) created, %s held invitation(s) placed",
+            created,
+            placed,
+        )
 
 
 def build_runtime(

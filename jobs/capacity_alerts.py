@@ -1,9 +1,12 @@
-"""capacity-alerts: warn before a group chat fills up, and when invitations have no group.
+"""capacity-alerts: place held invitations, warn before a group chat fills up, and when
+invitations have no group.
 
-A Messenger group chat holds at most 250 people. Alerts: `group_nearly_full` (key: group id)
-for an active group at `capacity_alert_percent` or more; `group_missing` (key: ``kind:key``)
-when held invitations need a kind and key that no active group with room and an invite URL
-serves. These are the kinds allocation raises too; alerts that no longer apply are resolved.
+A Messenger group chat holds at most 250 people. First every held invitation that a group now
+has room for is placed and queued (the console does this at once when a group changes; this is
+the safety net). Alerts: `group_nearly_full` (key: group id) for an active group at
+`capacity_alert_percent` or more; `group_missing` (key: ``kind:key``) while any invitation
+still waits for that kind and key, saying how many. These are the kinds allocation raises too;
+alerts that no longer apply are resolved.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ from sqlalchemy import select
 
 from bot.alerts import raise_alert, resolve_alerts
 from bot.models import Alert, Group, Invitation
+from bot.onboarding.invitations import MISSING_ALERT, alert_waiting, place_held
 from jobs.context import JobContext
 
 CAPACITY = "group_nearly_full"  # the kind invitations.py raises on allocation
-MISSING = "group_missing"
+MISSING = MISSING_ALERT
 
 
 def run(ctx: JobContext) -> str:
     """Open and resolve capacity alerts to match the groups as they are now."""
     percent = ctx.settings.jobs.capacity_alert_percent
     notify = ctx.settings.mail.secretariat_address
+    placed = place_held(ctx.session, settings=ctx.settings, at=ctx.now)
     groups = ctx.session.scalars(select(Group).order_by(Group.id)).all()
     full = set()
     for g in groups:
@@ -39,7 +44,7 @@ def run(ctx: JobContext) -> str:
                     "新しいグループを作成してコンソールで登録してください"
                 ),
             )
-    needed = set(
+    waiting = (
         ctx.session.execute(
             select(Invitation.kind, Invitation.key).where(Invitation.status == "held").distinct()
         )
@@ -47,28 +52,9 @@ def run(ctx: JobContext) -> str:
         .all()
     )
     missing = set()
-    for kind, key in sorted(needed):
-        open_group = any(
-            g.active
-            and g.kind == kind
-            and g.key == key
-            and g.invite_url
-            and g.seats_used < g.capacity
-            for g in groups
-        )
-        if not open_group:
+    for kind, key in sorted(waiting):
+        if alert_waiting(ctx.session, ctx.settings, kind, key, ctx.now):
             missing.add(f"{kind}:{key}")
-            raise_alert(
-                ctx.session,
-                kind=MISSING,
-                key=f"{kind}:{key}",
-                now=ctx.now,
-                notify=notify,
-                message=(
-                    f"招待先のグループがありません（{kind}: {key}）。"
-                    "招待が保留されています。グループを登録してください"
-                ),
-            )
     resolved = 0
     for kind, current in ((CAPACITY, full), (MISSING, missing)):
         open_keys = ctx.session.scalars(
@@ -76,4 +62,4 @@ def run(ctx: JobContext) -> str:
         ).all()
         for key in set(open_keys) - current:
             resolved += resolve_alerts(ctx.session, kind=kind, key=key, now=ctx.now)
-    return f"near full {len(full)}, missing {len(missing)}, resolved {resolved}"
+    return f"placed {placed}, near full {len(full)}, missing {len(missing)}, resolved {resolved}"

@@ -13,11 +13,14 @@ from sqlalchemy import func, select
 Add = Callable[..., argparse.ArgumentParser]
 
 
-def _runtime(args: argparse.Namespace) -> Any:
-    from bot.runtime import build_runtime
+def _runtime(args: argparse.Namespace, *, start: bool = False) -> Any:
+    """The wired runtime; `start` runs the start-up tasks of a long-running process."""
+    from bot.runtime import build_runtime, start_up
 
     runtime = build_runtime(args.settings)
     runtime.db.check_ready()
+    if start:
+        start_up(runtime)
     return runtime
 
 
@@ -25,7 +28,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
     """Run the scheduled jobs until SIGTERM/SIGINT (only one clock leads at a time)."""
     from jobs.clock import Clock
 
-    Clock(_runtime(args)).run_forever()
+    Clock(_runtime(args, start=True)).run_forever()
     return 0
 
 

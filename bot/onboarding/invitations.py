@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert
@@ -112,19 +112,37 @@ def _place(
     group = _take_seat(session, inv.kind, inv.key)
     if group is None:
         inv.status = "held"
-        raise_alert(
-            session,
-            kind="group_missing",
-            key=f"{inv.kind}:{inv.key}",
-            now=at,
-            message=f"{KIND_LABELS[inv.kind]}（{inv.key or '都道府県未回答'}）に"
-            "空きのあるグループがありません。招待を保留しています。",
-            notify=settings.mail.secretariat_address,
-        )
+        session.flush()
+        alert_waiting(session, settings, inv.kind, inv.key, at)
         log.warning("invitation for %s held: no open %s group", app.code, inv.kind)
         return
     inv.group_id, inv.status = group.id, "allocated"
     _check_capacity(session, settings, group, at)
+
+
+MISSING_ALERT = "group_missing"
+
+
+def alert_waiting(session: Session, settings: Settings, kind: str, key: str, at: datetime) -> int:
+    """Open (or bring up to date) the alert saying how many invitations wait for kind/key."""
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Invitation)
+        .where(Invitation.status == "held", Invitation.kind == kind, Invitation.key == key)
+    )
+    if not waiting:
+        return 0
+    raise_alert(
+        session,
+        kind=MISSING_ALERT,
+        key=f"{kind}:{key}",
+        now=at,
+        message=f"{KIND_LABELS.get(kind, kind)}（{key or '都道府県未回答'}）に"
+        f"空きのあるグループがありません。{waiting}人の招待を保留しています。"
+        "グループを追加するか定員を増やすと、保留中の招待がすぐに送られます。",
+        notify=settings.mail.secretariat_address,
+    )
+    return int(waiting)
 
 
 def queue_invitations(
@@ -167,20 +185,44 @@ def queue_invitations(
 
 
 def place_held(session: Session, *, settings: Settings, at: datetime) -> int:
-    """Try again to place held invitations (a group was added or got room)."""
+    """Place held invitations where a group now has room, and queue them; return how many.
+
+    Called whenever a group is created, re-activated or given room (console, start-up) and by
+    the hourly capacity job as a safety net. On PostgreSQL the held rows are locked (others
+    skipped), so two callers at once never place one invitation twice.
+    """
     placed = 0
-    held = session.scalars(
-        select(Invitation).where(Invitation.status == "held").order_by(Invitation.id)
-    ).all()
+    query = select(Invitation).where(Invitation.status == "held").order_by(Invitation.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    held = session.scalars(query).all()
     for inv in held:
         app = session.get(Application, inv.application_id)
-        if app is None or app.erased_at is not None:
+        if app is None or app.erased_at is not None or not _still_held(session, inv):
             continue
         _place(session, settings, app, inv, at)
         if inv.status == "allocated":
             placed += 1
             queue_invitations(session, app, settings=settings, at=at)
+    if placed:
+        log.info("%s held invitation(s) placed", placed)
     return placed
+
+
+def _still_held(session: Session, inv: Invitation) -> bool:
+    """Lock the invitation's row and tell whether it is still held.
+
+    A no-op conditional UPDATE: on SQLite, whose driver begins the transaction only at the first
+    write, it waits for a concurrent placer's commit and then matches nothing; on PostgreSQL the
+    row is already locked by the caller's SELECT … FOR UPDATE.
+    """
+    result = session.execute(
+        update(Invitation)
+        .where(Invitation.id == inv.id, Invitation.status == "held")
+        .values(status="held")
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 def after_invitation_sent(session: Session, row: OutboundMessage, runtime: object) -> None:

@@ -18,6 +18,7 @@ from bot.console.blueprint import bp
 from bot.console.prefectures import PREFECTURES
 from bot.console.security import ADMIN, login_required
 from bot.models import Alert, Group
+from bot.onboarding.invitations import place_held
 
 KINDS = ("prefecture", "village", "cohort")
 MESSENGER_CAPACITY = 250  # a Messenger group chat holds at most 250 people
@@ -149,8 +150,13 @@ def create_group() -> ResponseReturnValue:
             action="group_created",
             detail={"group_id": group.id, **values.__dict__},
         )
-    flash(f"グループ「{values.name}」を追加しました。", "info")
+        placed = place_held(db, settings=rt.settings, at=rt.now())
+    flash(f"グループ「{values.name}」を追加しました。" + _placed_text(placed), "info")
     return redirect(url_for("console.groups"))
+
+
+def _placed_text(placed: int) -> str:
+    return f"保留中の招待{placed}件を送信待ちにしました。" if placed else ""
 
 
 @bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
@@ -172,7 +178,9 @@ def edit_group(group_id: int) -> ResponseReturnValue:
                     action="group_updated",
                     detail={"group_id": group.id, "before": before, "after": values.__dict__},
                 )
-                flash(f"グループ「{group.name}」を保存しました。", "info")
+                db.flush()
+                placed = place_held(db, settings=rt.settings, at=rt.now())
+                flash(f"グループ「{group.name}」を保存しました。" + _placed_text(placed), "info")
                 return redirect(url_for("console.groups"))
         html = render_template(
             "console/group_edit.html",
