@@ -22,6 +22,21 @@ FORM_FIELDS: tuple[str, ...] = (
     "referrer",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("timestamp", "email")
+# The most characters of each text field an application can store (its column's length). A
+# longer answer is refused by PostgreSQL; it is quarantined instead, on every engine alike.
+STORED_LENGTHS: dict[str, int] = {
+    "email": 254,
+    "full_name": 200,
+    "kana": 200,
+    "facebook_name": 200,
+    "service_type": 40,
+    "organization": 300,
+    "department": 300,
+    "prefecture": 8,
+    "employment_status": 200,
+    "consent": 200,
+    "referrer": 300,
+}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ Decisions that callers rely on:
 - One email in several valid rows: identical fingerprints keep the earliest row; differing ones
   quarantine every row of that email (`duplicate_email_rows`) and the caller leaves the existing
   application untouched.
+- A row the database could not store is quarantined here, identically for every engine: an
+  answer longer than its field's column (`STORED_LENGTHS`: `answer_too_long`), or a NUL or
+  unpaired surrogate anywhere in the row (`unstorable_character`). Quarantined rows keep their
+  cells with such characters replaced, so that they themselves can be stored.
 - A value starting with =, +, - or @ is plain text here (nothing is evaluated); the CSV exporter
   and the console neutralise such values when they write them out.
 """
@@ -34,7 +38,7 @@ from json.encoder import encode_basestring
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.onboarding.answers import FORM_FIELDS, REQUIRED_FIELDS, FormAnswers
+from bot.onboarding.answers import FORM_FIELDS, REQUIRED_FIELDS, STORED_LENGTHS, FormAnswers
 from integrations.ports import SheetSnapshot
 
 _SERIAL_EPOCH = datetime(1899, 12, 30)  # day 0 of Sheets' serial numbers (Lotus 1-2-3 style)
@@ -48,6 +52,8 @@ _TEXT_TIMESTAMP_FORMATS = (
 _SERIAL_TEXT = re.compile(r"\d+(\.\d+)?")
 _EMAIL = re.compile(r"[^@\s,;:<>()\[\]\"]+@(?:[^@\s,;:<>()\[\]\".]+\.)+[^@\s,;:<>()\[\]\".]+")
 _WHITESPACE = re.compile(r"\s+")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL; halves of a surrogate pair
+_STORABLE_STAND_IN = {"\x00": "\u2400"}  # NUL shown as ␀; surrogates become U+FFFD
 _TEXT_FIELDS = tuple(f for f in FORM_FIELDS if f not in ("timestamp", "email", "interests"))
 # The mapped fields in the order of their fingerprint keys ("field:<name>", sorted), each with
 # its key as a JSON string literal followed by ":", cut around email and interests (see
@@ -70,6 +76,9 @@ class QuarantineReason(enum.StrEnum):
     INVALID_EMAIL = "invalid_email"
     BAD_TIMESTAMP = "bad_timestamp"
     DUPLICATE_EMAIL_ROWS = "duplicate_email_rows"
+    ANSWER_TOO_LONG = "answer_too_long"
+    UNSTORABLE_CHARACTER = "unstorable_character"
+    DATABASE_REFUSED = "database_refused"
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,17 @@ def cell_text(value: Any) -> str:
             return str(int(value))
         return repr(value)
     return str(value)
+
+
+def storable(raw: dict[str, str]) -> dict[str, str]:
+    """`raw` with NULs shown as ␀ and unpaired surrogates as U+FFFD (a row that can be kept)."""
+    if not any(_UNSTORABLE.search(k) or _UNSTORABLE.search(v) for k, v in raw.items()):
+        return raw
+
+    def clean(text: str) -> str:
+        return _UNSTORABLE.sub(lambda m: _STORABLE_STAND_IN.get(m.group(), "\ufffd"), text)
+
+    return {clean(k): clean(v) for k, v in raw.items()}
 
 
 def validate_column_mapping(columns: Mapping[str, str]) -> list[str]:
@@ -381,10 +401,17 @@ def _parse_row(
     stripped = [t.strip() for t in texts]
 
     def quarantine(reason: QuarantineReason, message: str) -> QuarantinedRow:
-        return QuarantinedRow(raw, row_number, reason.value, message)
+        return QuarantinedRow(storable(raw), row_number, reason.value, message)
 
     if not any(stripped):
         return quarantine(QuarantineReason.EMPTY_ROW, f"row {row_number} is empty")
+    if _UNSTORABLE.search("\x01".join(texts)):
+        column = next(i for i, text in enumerate(texts) if _UNSTORABLE.search(text))
+        return quarantine(
+            QuarantineReason.UNSTORABLE_CHARACTER,
+            f"row {row_number}: the answer to {_title(keys[column])!r} contains a character "
+            "that cannot be stored (NUL or an unpaired surrogate)",
+        )
 
     columns = layout.field_columns
     _, email_text = _first(stripped, columns.get("email", ()))
@@ -395,6 +422,12 @@ def _parse_row(
         return quarantine(
             QuarantineReason.INVALID_EMAIL,
             f"row {row_number}: the email answer is not an email address",
+        )
+    if len(email) > STORED_LENGTHS["email"]:
+        return quarantine(
+            QuarantineReason.ANSWER_TOO_LONG,
+            f"row {row_number}: the email answer is {len(email)} characters; "
+            f"at most {STORED_LENGTHS['email']} can be stored",
         )
     timestamp_index, timestamp_text = _first(stripped, columns.get("timestamp", ()))
     if not timestamp_text:
@@ -413,6 +446,14 @@ def _parse_row(
         name: stripped[indexes[0]] if len(indexes) == 1 else _first(stripped, indexes)[1]
         for name, indexes in layout.text_columns
     }
+    for name, indexes in layout.text_columns:
+        if len(fields[name]) > STORED_LENGTHS[name]:
+            column = indexes[0] if len(indexes) == 1 else _first(stripped, indexes)[0]
+            return quarantine(
+                QuarantineReason.ANSWER_TOO_LONG,
+                f"row {row_number}: the answer to {_title(keys[column])!r} is "
+                f"{len(fields[name])} characters; at most {STORED_LENGTHS[name]} can be stored",
+            )
     answers = FormAnswers(
         submitted_at=submitted_at,
         email=email,
@@ -421,6 +462,12 @@ def _parse_row(
         **fields,
     )
     return ParsedResponse(answers, raw, row_number, _fingerprint(answers))
+
+
+def _title(key: str) -> str:
+    """A question title fit for a log line: storable and not overly long."""
+    title = storable({key: ""}).popitem()[0]
+    return title if len(title) <= 80 else title[:79] + "…"
 
 
 def _resolve_duplicate_emails(

@@ -3,6 +3,12 @@
 A response's identity is its respondent's (normalised) email, never its row number: Forms
 rewrites an edited response in place and people sort, insert and delete rows. The poll and the
 Apps Script push both come through `ingest`.
+
+One row never stops the others: what the database would refuse is quarantined by the parser
+(lengths, NUL), and every write is made inside a savepoint, so a row the database refuses for a
+reason no one foresaw is quarantined as `database_refused` (named by its row number, never its
+answers) while every other row goes in. A lost connection still fails the whole poll: that is
+not the row's fault, and the next poll takes everything in.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, literal, select
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert, resolve_alerts
@@ -33,7 +40,14 @@ from bot.models import (
 from bot.onboarding import lifecycle
 from bot.onboarding.answers import FormAnswers
 from bot.onboarding.codes import new_link_token, new_registration_code
-from bot.onboarding.form_mapping import ParsedResponse, ParsedSnapshot, parse_snapshot
+from bot.onboarding.form_mapping import (
+    ParsedResponse,
+    ParsedSnapshot,
+    QuarantineReason,
+    parse_snapshot,
+    storable,
+)
+from bot.onboarding.form_mapping import QuarantinedRow as ParsedQuarantine
 from bot.onboarding.notifications import after_screening, screening_email
 from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
 from bot.onboarding.registry import load_registry
@@ -63,6 +77,45 @@ APPLICATIONS = cast(Table, Application.__table__)
 AUDIT_LOG = cast(Table, AuditEntry.__table__)
 OUTBOX = cast(Table, OutboundMessage.__table__)
 _APPLICATION_COLUMNS = frozenset(APPLICATIONS.columns.keys())
+
+
+@contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT inside the session's transaction, on SQLite too.
+
+    Python's sqlite3 begins a transaction only before INSERT/UPDATE/DELETE, and a SAVEPOINT
+    outside one would start (and its release commit) a transaction of its own, outside the
+    caller's; so a real transaction is begun first when none is open yet.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if not getattr(driver, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield
+
+
+_PEP249_ROW_ERRORS = frozenset({"DataError", "IntegrityError"})
+
+
+def _row_refused(exc: BaseException) -> bool:
+    """Whether the database (or its driver) refused one row's values, not the connection.
+
+    PEP 249's DataError and IntegrityError, wrapped by SQLAlchemy or raised by the driver itself
+    (PostgreSQL's COPY), or a value the driver could not encode.
+    """
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, StatementError) and isinstance(exc.orig, UnicodeError | ValueError):
+        return True
+    return any(cls.__name__ in _PEP249_ROW_ERRORS for cls in type(exc).__mro__)
+
+
+def _cause(exc: BaseException) -> str:
+    """The error's class names, e.g. 'DataError/StringDataRightTruncation' (never its text)."""
+    orig = getattr(exc, "orig", None)
+    return type(exc).__name__ + (f"/{type(orig).__name__}" if orig is not None else "")
 
 
 class FormSyncError(Exception):
@@ -135,6 +188,9 @@ class Intake:
         self._index: DuplicateIndex | None = None
         self._codes: set[str] | None = None
         self._pending: list[dict[str, Any]] = []  # new applications' columns, not yet written
+        self._pending_responses: list[ParsedResponse] = []  # the responses they come from
+        self._refused: list[ParsedQuarantine] = []  # rows the database refused to store
+        self._refused_new = 0  # how many of them were new applications
         self._placeholder = 0  # index ids of pending applications: -1, -2, …
         self._upcoming: tuple[Any] | None = None  # the next orientation, computed once
 
@@ -175,13 +231,13 @@ class Intake:
                 counts.new += 1
             elif current[1] == response.fingerprint:
                 counts.unchanged += 1
-            else:
-                self._update(current[0], response)
+            elif self._update(current[0], response):
                 counts.updated += 1
             if self.progress and (done % CHUNK == 0 or done == total):
                 self._write_new()
                 self.progress(done, total)
         self._write_new()
+        counts.new -= self._refused_new
         counts.quarantined += self._quarantine(parsed)
         return counts
 
@@ -240,6 +296,7 @@ class Intake:
             verified_at=self.now,
         )
         self._pending.append(row)
+        self._pending_responses.append(response)
         # Later responses of this snapshot see it as a possible duplicate, as stored ones are.
         self._placeholder -= 1
         self.index.add(
@@ -257,11 +314,53 @@ class Intake:
         """Insert the pending new applications, their audit entries and their emails in bulk.
 
         One INSERT per table per chunk instead of a flush per application: a first import of
-        10,000 responses stays within seconds.
+        10,000 responses stays within seconds. If the database refuses the chunk, each of its
+        rows is tried alone, and only the rows it refuses again are set aside.
         """
         if not self._pending:
             return
-        rows = self._pending
+        rows, responses = self._pending, self._pending_responses
+        self._pending, self._pending_responses = [], []
+        try:
+            with _savepoint(self.session):
+                self._insert(rows)
+            return
+        except Exception as exc:
+            if not _row_refused(exc):
+                raise
+            log.warning(
+                "the database refused a chunk of %s new applications (%s); "
+                "taking them in one by one",
+                len(rows),
+                _cause(exc),
+            )
+        for row, response in zip(rows, responses, strict=True):
+            try:
+                with _savepoint(self.session):
+                    self._insert([row])
+            except Exception as exc:
+                if not _row_refused(exc):
+                    raise
+                self._refuse(response, exc, new=True)
+
+    def _refuse(self, response: ParsedResponse, exc: BaseException, *, new: bool) -> None:
+        """Set aside a row the database would not store (logged by row number and error class)."""
+        cause = _cause(exc)
+        self._refused_new += new
+        log.error(
+            "form row %s refused by the database (%s): quarantined", response.row_number, cause
+        )
+        self._refused.append(
+            ParsedQuarantine(
+                storable(response.raw),
+                response.row_number,
+                QuarantineReason.DATABASE_REFUSED.value,
+                f"row {response.row_number}: the database refused it ({cause})",
+            )
+        )
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Write new applications with their audit entries and emails (one chunk)."""
         insert_new_rows(self.session, APPLICATIONS, rows)
         codes = [row["code"] for row in rows]
         query = select(APPLICATIONS.c.code, APPLICATIONS.c.id).where(APPLICATIONS.c.code.in_(codes))
@@ -292,7 +391,6 @@ class Intake:
         insert_new_rows(self.session, OUTBOX, emails)
         log.info("%s applications created from the form (%s)", len(ids), self.source)
         log.debug("created: %s", ", ".join(codes))
-        self._pending.clear()
 
     def _screening_email(self, app: _NewApplication) -> dict[str, Any] | None:
         """The outbox row of a new application's confirmation (or notice), for one INSERT."""
@@ -317,7 +415,20 @@ class Intake:
             now=self.now,
         )
 
-    def _update(self, app_id: int, response: ParsedResponse) -> None:
+    def _update(self, app_id: int, response: ParsedResponse) -> bool:
+        """Apply an edited response; False if the database refused it (the row is set aside)."""
+        try:
+            with _savepoint(self.session):
+                self._apply_edit(app_id, response)
+                self.session.flush()
+        except Exception as exc:
+            if not _row_refused(exc):
+                raise
+            self._refuse(response, exc, new=False)
+            return False
+        return True
+
+    def _apply_edit(self, app_id: int, response: ParsedResponse) -> None:
         app = self.session.get(Application, app_id)
         assert app is not None
         before = dict(app.answers or {})
@@ -355,7 +466,7 @@ class Intake:
 
     def _quarantine(self, parsed: ParsedSnapshot) -> int:
         """Keep every row that cannot become an application, once, with its reason."""
-        seen = {_row_fingerprint(q.raw): q for q in parsed.quarantined}
+        seen = {_row_fingerprint(q.raw): q for q in [*parsed.quarantined, *self._refused]}
         known: dict[str, QuarantinedRow] = {}
         for row in self.session.scalars(
             select(QuarantinedRow).where(
@@ -388,7 +499,7 @@ class Intake:
             for fp, row in known.items():
                 if fp not in seen and row.resolved_at is None:
                     row.resolved_at = self.now
-        return len(parsed.quarantined)
+        return len(parsed.quarantined) + len(self._refused)
 
     def _report_columns(self, parsed: ParsedSnapshot, counts: SyncCounts) -> None:
         """Report unmapped, missing and duplicate question titles once, not on every poll."""

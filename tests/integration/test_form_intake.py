@@ -361,6 +361,119 @@ def test_fixed_bad_rows_resolve_and_reappearing_ones_reopen(
     assert row.resolved_at is None
 
 
+# -- answers the database would refuse ---------------------------------------------------------
+LONG_NAME = "寿限無" * 67  # 201 characters: one more than applications.full_name holds
+
+
+def unstorable_rows() -> list[list[Any]]:
+    return [
+        response_row("long@example.jp", name=LONG_NAME),
+        response_row("nul@example.jp", overrides={"所属部署": "企画課\x00"}),
+        response_row("surrogate@example.jp", overrides={NOTE: "よろしく\ud83d"}),
+        response_row("pref@example.jp", overrides={"勤務地の都道府県": "富山県富山市新桜町"}),
+        response_row("x" * 250 + "@example.jp"),
+    ]
+
+
+def test_answers_the_database_would_refuse_are_quarantined_and_the_rest_go_in(
+    form: Runtime, sheet: FakeSheet, caplog: pytest.LogCaptureFixture
+) -> None:
+    exactly = response_row("exact@example.jp", name="名" * 200)  # at the limit: stored
+    sheet.rows[1:1] = [*unstorable_rows(), exactly]
+    counts = sync_forms(form)
+    assert (counts.new, counts.quarantined) == (4, 5)
+    assert by_email(form, "exact@example.jp").full_name == "名" * 200
+    rows = quarantined(form)
+    assert [(r.row_number, r.reason_code) for r in rows] == [
+        (3, "answer_too_long"),
+        (4, "unstorable_character"),
+        (5, "unstorable_character"),
+        (6, "answer_too_long"),
+        (7, "answer_too_long"),
+    ]
+    assert rows[0].reason == (
+        "row 3: the answer to '氏名' is 201 characters; at most 200 can be stored"
+    )
+    assert rows[0].raw["氏名"] == LONG_NAME  # kept in full, for a person to fix
+    assert rows[1].raw["所属部署"] == "企画課\u2400"  # NUL shown as ␀
+    assert rows[2].raw[NOTE] == "よろしく\ufffd"
+    assert LONG_NAME not in caplog.text and "企画課" not in caplog.text
+    with form.db.transaction() as session:  # every good row got its confirmation
+        emails = session.scalars(
+            select(OutboundMessage.recipient).where(OutboundMessage.purpose == "confirmation")
+        ).all()
+    assert sorted(emails) == sorted([TOYAMA, YOKOHAMA, MLIT, "exact@example.jp"])
+
+    with counting_writes(form.db.engine) as writes:
+        assert sync_forms(form).quarantined == 5
+    assert writes == []
+
+
+@pytest.fixture
+def refusing_database(form: Runtime) -> Iterator[None]:
+    """A database that refuses any application named 拒否 太郎, as no check here foresaw."""
+    engine = form.db.engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON applications "
+                "WHEN NEW.full_name = '拒否 太郎' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_edit BEFORE UPDATE ON applications "
+                "WHEN NEW.full_name = '拒否 太郎' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "ALTER TABLE applications ADD CONSTRAINT refuse CHECK (full_name <> '拒否 太郎')"
+            )
+    yield
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER refuse")
+            conn.exec_driver_sql("DROP TRIGGER refuse_edit")
+        else:
+            conn.exec_driver_sql("ALTER TABLE applications DROP CONSTRAINT refuse")
+
+
+def test_a_row_refused_for_an_unforeseen_reason_is_set_aside_and_the_rest_go_in(
+    form: Runtime, sheet: FakeSheet, refusing_database: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    sheet.rows.insert(1, response_row("refused@example.jp", name="拒否 太郎"))
+    counts = sync_forms(form)
+    assert (counts.new, counts.quarantined) == (3, 1)
+    assert sorted(a.email for a in applications(form)) == sorted([TOYAMA, YOKOHAMA, MLIT])
+    [row] = quarantined(form)
+    assert (row.row_number, row.reason_code) == (3, "database_refused")
+    assert row.reason.startswith("row 3: the database refused it (")
+    assert "Integrity" in row.reason or "CheckViolation" in row.reason
+    assert "拒否" not in caplog.text
+
+    sheet.rows[0] = response_row(TOYAMA, name="拒否 太郎")  # an edit the database refuses
+    counts = sync_forms(form)
+    assert (counts.new, counts.updated, counts.quarantined) == (0, 0, 2)
+    assert by_email(form, TOYAMA).full_name == "屋敷 昌範"  # the application is untouched
+    assert [q.row_number for q in quarantined(form)] == [3, 2]
+
+
+def test_a_lost_connection_still_fails_the_whole_poll(form: Runtime, sheet: FakeSheet) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.onboarding import intake
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    original = intake.insert_new_rows
+    intake.insert_new_rows = lost  # type: ignore[assignment]
+    try:
+        with pytest.raises(OperationalError):
+            sync_forms(form)
+    finally:
+        intake.insert_new_rows = original
+    assert applications(form) == [] and quarantined(form) == []
+
+
 # -- Google failing ---------------------------------------------------------------------------
 def test_429_storm_then_success_takes_everything_in(
     form: Runtime, google: responses.RequestsMock

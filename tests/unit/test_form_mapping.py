@@ -398,3 +398,16 @@ def test_cells_beyond_the_header_are_kept_in_extra() -> None:
 def test_fingerprint_is_a_sha256_hex_digest() -> None:
     value = fingerprint(row())
     assert len(value) == 64 and int(value, 16) >= 0
+
+
+def test_stored_lengths_are_the_application_columns_lengths() -> None:
+    """The parser's limits are the schema's: a row it lets through fits on PostgreSQL."""
+    from bot.models import Application
+    from bot.onboarding.answers import FORM_FIELDS, STORED_LENGTHS
+
+    columns = Application.__table__.columns
+    for field_name, limit in STORED_LENGTHS.items():
+        column = "organization_text" if field_name == "organization" else field_name
+        assert columns[column].type.length == limit, field_name  # type: ignore[attr-defined]
+    text_fields = {f for f in FORM_FIELDS if f not in ("timestamp", "interests")}
+    assert set(STORED_LENGTHS) == text_fields
