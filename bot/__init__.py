@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Flask
 
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
+from bot.db import DatabaseNotReady, describe_unreachable, is_connection_failure
 from bot.runtime import Runtime, build_runtime, start_up
 
 log = logging.getLogger(__name__)
+APP_LOAD_ERROR = 4  # the exit status gunicorn reports as "App failed to load"
 
 
 def create_app(
@@ -23,9 +25,11 @@ def create_app(
     """Build the Flask service: health, webhooks and the secretariat console.
 
     Adapters (messenger=, mailer=, form_source=) replace the configured transports (tests).
+    Without a runtime this is the web process's entry point (gunicorn's `bot:create_app()`):
+    a start-up failure there is logged as one line and ends the process (see `_entry_point`).
     """
     if runtime is None:
-        runtime = build_runtime(settings or load_settings(), **adapters)
+        return _entry_point(settings, check_schema=check_schema, **adapters)
     settings = runtime.settings
     if check_schema:
         runtime.db.check_ready()
@@ -55,6 +59,30 @@ def create_app(
     init_webhooks(app)
     init_console(app)
     return app
+
+
+def _entry_point(settings: Settings | None, *, check_schema: bool, **adapters: Any) -> Flask:
+    """Wire the configured runtime and build the app, or log why not in one line and exit.
+
+    A configuration error or a database that is unreachable or not migrated ends the process
+    with status 4, which gunicorn reports as "App failed to load" (instead of a long trace).
+    """
+    url = ""
+    try:
+        settings = settings or load_settings()
+        url = settings.app.database_url
+        runtime = build_runtime(settings, **adapters)
+        return create_app(runtime=runtime, check_schema=check_schema)
+    except ConfigError as exc:
+        reason = f"config error: {exc}"
+    except DatabaseNotReady as exc:
+        reason = str(exc)
+    except Exception as exc:
+        if not is_connection_failure(exc):
+            raise
+        reason = describe_unreachable(exc, url)
+    log.critical("cityhall: %s", reason)
+    raise SystemExit(APP_LOAD_ERROR)
 
 
 def _ephemeral_key() -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.db import Database, DatabaseNotReady
+from bot.db import Database, DatabaseNotReady, describe_unreachable, is_connection_failure
 from bot.onboarding.lifecycle import DomainError
 
 log = logging.getLogger("cityhall")
@@ -416,6 +416,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a database that cannot be reached: one line, exit 2
+        if not is_connection_failure(exc):
+            raise
+        print(f"cityhall: {describe_unreachable(exc, settings.app.database_url)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

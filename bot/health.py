@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.outage import OutageLog
+
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
+OUTAGE_KEY = "cityhall_health_outage"
 
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """200 with the database status, 503 when the database is unreachable."""
+    """200 with the database status, 503 when the database is unreachable.
+
+    On PostgreSQL the check connects afresh, so a silent network partition answers 503 within
+    the connect timeout. A failure is logged once a minute per class (probes are frequent).
+    """
     from bot import current_runtime
 
+    outage: OutageLog = current_app.extensions[OUTAGE_KEY]
     try:
         current_runtime().db.ping()
     except SQLAlchemyError as exc:
-        log.error("healthz: database unreachable (%s)", type(exc).__name__)
+        outage.failure("database check failed", exc)
         return jsonify(status="error", database="unreachable"), 503
+    outage.recovered()
     return jsonify(status="ok", database="ok")
 
 
 def init_app(app: Flask) -> None:
     """Register the health endpoint."""
+    app.extensions[OUTAGE_KEY] = OutageLog(log, "healthz", url=app.extensions["cityhall"].db.url)
     app.register_blueprint(bp)

@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.outage import OutageLog
 from bot.runtime import Runtime
 from jobs import lease
 from jobs.registry import JOBS, JobSpec, find
@@ -54,6 +55,10 @@ class Clock:
         cfg = runtime.settings.jobs
         self._lease_seconds = cfg.lease_seconds
         self._grace = {spec.name: self._misfire_grace(spec) for spec in jobs}
+        # Heartbeat and lease-check failures: one line per failure class a minute, and recovery.
+        self.outage = OutageLog(
+            log, f"clock {self.holder}", url=runtime.db.url, describe=describe_error
+        )
 
     # -- scheduling -------------------------------------------------------------------------
     def _misfire_grace(self, spec: JobSpec) -> int:
@@ -161,8 +166,10 @@ class Clock:
                 if held:
                     lease.forget_old_claims(session, now)
         except Exception as exc:
-            log.error("clock %s: lease heartbeat failed: %s", self.holder, describe_error(exc))
+            self.outage.failure("lease heartbeat failed", exc)
             held = False
+        else:
+            self.outage.recovered()
         if held != self.is_leader:
             log.info(
                 "clock %s %s",
@@ -192,13 +199,9 @@ class Clock:
                     scheduled is None or lease.claim_run(session, name, scheduled, self.holder)
                 )
         except Exception as exc:
-            log.error(
-                "clock %s: job %s not started, lease check failed: %s",
-                self.holder,
-                name,
-                describe_error(exc),
-            )
+            self.outage.failure(f"job {name} not started, lease check failed", exc)
             return None
+        self.outage.recovered()
         self.is_leader = leading
         if not claimed:
             log.debug(

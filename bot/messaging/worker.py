@@ -24,6 +24,7 @@ from bot.alerts import raise_alert
 from bot.messaging import outbox, policy
 from bot.messaging.leasing import backoff_delay, claim
 from bot.models import InboundEvent, MessengerIdentity, OutboundMessage
+from bot.outage import OutageLog
 from bot.runtime import Runtime
 from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendResult
 
@@ -75,6 +76,7 @@ class Worker:
         self.cfg = runtime.settings.worker
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.limiter = RateLimiter(runtime.settings.messenger.rate_limit_per_second)
+        self.outage = OutageLog(log, f"worker {self.worker_id}", url=runtime.db.url)
 
     # -- outbox -------------------------------------------------------------------------------
     def _outbox_filter(self, session: Session) -> Any:
@@ -297,11 +299,14 @@ class Worker:
         while not stop.is_set():
             try:
                 done = self.drain_once()
-            except Exception:
+            except Exception as exc:
                 if once:
                     raise
-                log.exception("worker %s: drain failed; retrying shortly", self.worker_id)
+                # One line a minute while the database is down (not a trace per poll).
+                self.outage.failure("drain failed, retrying", exc, with_traceback=True)
                 done = 0
+            else:
+                self.outage.recovered()
             if done == 0:
                 if once:
                     break

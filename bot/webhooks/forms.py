@@ -22,10 +22,13 @@ from flask.typing import ResponseReturnValue
 
 from bot import current_runtime
 from bot.onboarding.intake import FormSyncError, ingest_snapshot, push_snapshot
+from bot.webhooks import DATABASE_ERRORS, database_unavailable, webhook_transaction
 from bot.webhooks.signature import verify_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("forms_webhook", __name__, url_prefix="/webhooks")
+for _error in DATABASE_ERRORS:
+    bp.register_error_handler(_error, database_unavailable)
 SIGNATURE_HEADER = "X-Cityhall-Signature"
 MAX_SKEW = timedelta(minutes=5)
 
@@ -89,7 +92,7 @@ def receive_push() -> ResponseReturnValue:
         log.warning("forms push refused: timestamp %.0f s away from now (replay?)", skew)
         return _refuse(401, "stale timestamp")
     try:
-        with rt.db.transaction() as session:
+        with webhook_transaction(rt) as session:
             counts = ingest_snapshot(session, rt, push_snapshot(push.named_values), source="push")
     except FormSyncError as exc:  # e.g. the email question is missing: titles only, no answers
         log.warning("forms push not taken in: %s", exc)

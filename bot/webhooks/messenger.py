@@ -20,10 +20,13 @@ from flask.typing import ResponseReturnValue
 from bot import current_runtime
 from bot.messaging.events import MessengerEvent, WebhookPayloadError, parse_webhook
 from bot.messaging.inbox import inbound_row, store_events
+from bot.webhooks import DATABASE_ERRORS, database_unavailable, webhook_transaction
 from bot.webhooks.signature import verify_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("messenger_webhook", __name__, url_prefix="/webhooks")
+for _error in DATABASE_ERRORS:
+    bp.register_error_handler(_error, database_unavailable)
 # With the local outbox transport (the demo) and no configured secret, this one signs the
 # simulator's events; a real (graph) transport cannot start without its own app secret.
 DEMO_APP_SECRET = "cityhall-demo-app-secret"
@@ -115,7 +118,7 @@ def receive() -> ResponseReturnValue:
         # Signed by Meta yet unreadable: keep it with the reason rather than make Meta retry.
         body = {"body": raw[:65536].decode("utf-8", "replace")}
         reason = str(exc) or type(exc).__name__
-        with rt.db.transaction() as session:
+        with webhook_transaction(rt) as session:
             store_events(
                 session, [_row(f"invalid-body:{hash_of(raw)}", "invalid", body, now, reason)]
             )
@@ -126,7 +129,7 @@ def receive() -> ResponseReturnValue:
         _row(e.event_key, "invalid", {"raw": e.raw, "location": e.location}, now, e.reason)
         for e in parsed.errors
     ]
-    with rt.db.transaction() as session:
+    with webhook_transaction(rt) as session:
         stored = store_events(session, rows)
     log.info(
         "messenger webhook: %d event(s), %d new, %d invalid",
