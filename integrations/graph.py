@@ -31,11 +31,62 @@ MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
 # Retired by Meta on 2026-04-27; calls using them fail with error 100.
 RETIRED_TAGS = frozenset({"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"})
 
-RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613, 1200})
-UNREACHABLE_CODES = frozenset({551, 230})
-SUBCODE_PERSON_UNAVAILABLE = 1545041
-SUBCODE_NO_MATCHING_USER = 2018001
 SUBCODE_OUTSIDE_WINDOW = 2018278
+
+
+@dataclass(frozen=True)
+class ErrorClass:
+    """What a documented Graph error means for the outbox, and its cause in a few words."""
+
+    kind: FailureKind
+    cause: str
+
+
+def _c(kind: FailureKind, cause: str) -> ErrorClass:
+    return ErrorClass(kind, cause)
+
+
+R, U, W, A, I = (  # noqa: E741 - one letter each keeps the table below readable
+    FailureKind.RETRY,
+    FailureKind.UNREACHABLE,
+    FailureKind.OUTSIDE_WINDOW,
+    FailureKind.AUTH,
+    FailureKind.INVALID,
+)
+# Meta's documented (code, subcode) pairs (Messenger Platform "Common Error Codes" and the Send
+# API error reference). A pair is looked up first, then its code with subcode None. Only App- or
+# Page-level conditions are AUTH (pause everybody's sending); per-person conditions are
+# UNREACHABLE or OUTSIDE_WINDOW and concern that person alone.
+ERROR_CLASSES: dict[tuple[int, int | None], ErrorClass] = {
+    (1, None): _c(R, "unknown error"),
+    (2, None): _c(R, "temporary service error (or the person blocked the Page)"),
+    (4, None): _c(R, "application request limit reached"),
+    (4, 2018022): _c(R, "too many send requests"),
+    (17, None): _c(R, "user request limit reached"),
+    (32, None): _c(R, "Page request limit reached"),
+    (613, None): _c(R, "rate limit exceeded"),
+    (1200, None): _c(R, "temporary send message failure"),
+    (10, 2018278): _c(W, "outside the 24-hour window"),
+    (10, 2018065): _c(W, "outside the allowed window"),
+    (10, 2534022): _c(W, "outside the allowed window (thread)"),
+    (10, 2018108): _c(U, "this person isn't receiving messages from the Page right now"),
+    (100, 2018001): _c(U, "no matching user found"),
+    (551, None): _c(U, "this person isn't available right now"),
+    (551, 1545041): _c(U, "this person isn't available right now"),
+    (200, 1545041): _c(U, "this person isn't available right now"),
+    (10, None): _c(A, "the app lacks a permission for the Send API"),
+    (10, 1893063): _c(A, "the Page is temporarily restricted from messaging"),
+    (190, None): _c(A, "the Page access token is invalid or expired"),
+    (200, None): _c(A, "a permission is missing"),
+    (200, 2018027): _c(A, "the app is not live: pages_messaging is not approved"),
+    (200, 2018028): _c(A, "the app is not live: pages_messaging is not approved"),
+    (230, None): _c(A, "pages_messaging permission missing for the Page"),
+    (100, None): _c(I, "invalid parameter"),
+    (100, 2018109): _c(I, "attachment size exceeds the limit"),
+}
+# A subcode nobody documented under these codes is not trusted to be App-wide: it fails only
+# its own row and is alerted once per pair (the per-person 10/2018108 once paused everybody).
+_UNTRUSTED_SUBCODES_OF = frozenset({10, 200, 230}) | frozenset(range(201, 300))
 
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 PROFILE_FIELDS = "first_name,last_name,name"
@@ -72,43 +123,54 @@ def classify_graph_error(
 ) -> DeliveryError:
     """Turn a failed Graph response into a DeliveryError whose kind tells the outbox what to do.
 
-    Specific (code, subcode) pairs are checked before their bare codes: 10/2018278 is the
-    closed 24-hour window while other 10s are permission problems; 100/2018001 is an unknown
-    person while other 100s are invalid parameters. Known codes win over the HTTP status;
-    the status decides only when the body carries no code we know.
+    `ERROR_CLASSES` decides by (code, subcode), then by code; the HTTP status decides only when
+    the body carries no code. A pair nobody documented fails its own row only (`unknown`).
     """
     error = body.get("error") if isinstance(body, Mapping) else None
     if not isinstance(error, Mapping):
         error = {}
     code = _int_or_none(error.get("code"))
     subcode = _int_or_none(error.get("error_subcode"))
-    kind = _kind_for(status, code, subcode)
+    found = error_class(status, code, subcode)
+    kind = found.kind if found else FailureKind.INVALID
     retry_after = _retry_after_seconds(headers) if kind is FailureKind.RETRY else None
     detail = error.get("message")
     text = f"Graph API error: HTTP {status}, code {code}, subcode {subcode}"
     if isinstance(detail, str) and detail:
         text += f": {detail[:_ERROR_MESSAGE_MAX]}"
-    return DeliveryError(kind, text, code=code, subcode=subcode, retry_after=retry_after)
+    return DeliveryError(
+        kind,
+        text,
+        code=code,
+        subcode=subcode,
+        retry_after=retry_after,
+        cause=found.cause if found else f"undocumented Graph error {code}/{subcode}",
+        unknown=found is None,
+    )
 
 
-def _kind_for(status: int, code: int | None, subcode: int | None) -> FailureKind:
-    if code == 10 and subcode == SUBCODE_OUTSIDE_WINDOW:
-        return FailureKind.OUTSIDE_WINDOW
-    if code in UNREACHABLE_CODES or subcode == SUBCODE_PERSON_UNAVAILABLE:
-        return FailureKind.UNREACHABLE
-    if code == 100 and subcode == SUBCODE_NO_MATCHING_USER:
-        return FailureKind.UNREACHABLE
-    if code in RETRY_CODES:
-        return FailureKind.RETRY
-    if code is not None and (code in (10, 190) or 200 <= code <= 299):
-        return FailureKind.AUTH
-    if code == 100:
-        return FailureKind.INVALID
+def error_class(status: int, code: int | None, subcode: int | None) -> ErrorClass | None:
+    """The documented class of an error, or None when nobody documented it."""
+    if code is not None:
+        exact = ERROR_CLASSES.get((code, subcode))
+        if exact is not None:
+            return exact
+        if code == 190:  # every invalid-token subcode means the same: a new token is needed
+            return ERROR_CLASSES[(190, None)]
+        by_code = ERROR_CLASSES.get((code, None))
+        if by_code is None and 200 <= code <= 299:
+            by_code = ERROR_CLASSES[(200, None)]
+        if by_code is not None and (subcode is None or code not in _UNTRUSTED_SUBCODES_OF):
+            return by_code
+        if by_code is not None:
+            return None  # e.g. 10/<new subcode>: documented code, undocumented condition
     if status >= 500 or status == 429:
-        return FailureKind.RETRY
-    if status in (401, 403):
-        return FailureKind.AUTH
-    return FailureKind.INVALID
+        return ErrorClass(FailureKind.RETRY, f"HTTP {status}")
+    if code is None and status in (401, 403):
+        return ErrorClass(FailureKind.AUTH, f"HTTP {status} without an error code")
+    if code is None:
+        return ErrorClass(FailureKind.INVALID, f"HTTP {status} without an error code")
+    return None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -337,6 +399,8 @@ class GraphClient:
             code=error.code,
             subcode=error.subcode,
             retry_after=error.retry_after,
+            cause=error.cause,
+            unknown=error.unknown,
         )
 
     def _scrub(self, text: str) -> str:

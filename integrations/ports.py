@@ -28,12 +28,16 @@ class DeliveryError(Exception):
         code: int | None = None,
         subcode: int | None = None,
         retry_after: float | None = None,
+        cause: str = "",
+        unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.code = code
         self.subcode = subcode
         self.retry_after = retry_after
+        self.cause = cause  # what the condition is, in a few English words (no personal data)
+        self.unknown = unknown  # no documented class: only this row fails, and it is alerted
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendRes
 
 log = logging.getLogger(__name__)
 UNFINISHED = ("pending", "leased", outbox.WAITING)
+_CHANNEL_LABELS = {"messenger": "Messenger", "email": "メール"}
 
 
 class RateLimiter:
@@ -209,13 +210,16 @@ class Worker:
                 row.status, row.attempts = outbox.WAITING, row.attempts - 1
             elif exc.kind is FailureKind.AUTH:
                 row.status, row.attempts, row.next_attempt_at = "pending", row.attempts - 1, now
-                reason = f"{row.channel} sending paused: {exc}"
+                reason = f"{row.channel} sending paused: {exc.cause or exc}"
                 outbox.set_paused(session, row.channel, True, reason=reason, now=now)
                 raise_alert(
                     session,
                     kind="sending_paused",
                     key=row.channel,
-                    message=reason,
+                    message=f"{_CHANNEL_LABELS.get(row.channel, row.channel)}の送信を"
+                    f"すべて一時停止しました。原因: {exc.cause or exc}"
+                    f"（code {exc.code}, subcode {exc.subcode}）。"
+                    "設定を直したらコンソールの送信箱で再開してください。",
                     now=now,
                     notify=self.rt.settings.mail.secretariat_address
                     if row.channel != "email"
@@ -223,6 +227,17 @@ class Worker:
                 )
             else:
                 row.status = "dead"
+                if exc.unknown:  # nobody documented it: this row only, and a person looks once
+                    raise_alert(
+                        session,
+                        kind="delivery_error_unknown",
+                        key=f"{row.channel}:{exc.code}/{exc.subcode}",
+                        message=f"{_CHANNEL_LABELS.get(row.channel, row.channel)}が未知のエラー"
+                        f"（code {exc.code}, subcode {exc.subcode}）を返しました。"
+                        "該当する送信だけを止めています。送信箱で内容を確認してください。",
+                        now=now,
+                        notify=self.rt.settings.mail.secretariat_address,
+                    )
                 if exc.kind is FailureKind.UNREACHABLE and row.channel == "messenger":
                     identity = session.scalars(
                         select(MessengerIdentity).where(MessengerIdentity.psid == row.recipient)

@@ -59,24 +59,39 @@ def assert_no_secret(text: str) -> None:
 
 # --- classification table -------------------------------------------------------------------
 
+# Labelled from Meta's published tables (Messenger Platform "Common Error Codes", Send API
+# error reference) and DESIGN.md, not from the classifier: (status, code, subcode, kind).
 CLASSIFICATION = [
-    # (status, code, subcode, kind)
+    # outside the window: the person's messages wait for their next interaction
     (400, 10, 2018278, FailureKind.OUTSIDE_WINDOW),
-    (400, 10, None, FailureKind.AUTH),
-    (400, 10, 2018065, FailureKind.AUTH),
+    (400, 10, 2018065, FailureKind.OUTSIDE_WINDOW),
+    (400, 10, 2534022, FailureKind.OUTSIDE_WINDOW),
+    # one person cannot be messaged: never pauses anybody else
+    (400, 10, 2018108, FailureKind.UNREACHABLE),
     (400, 100, 2018001, FailureKind.UNREACHABLE),
-    (400, 100, None, FailureKind.INVALID),
-    (400, 100, 2018109, FailureKind.INVALID),
     (400, 551, 1545041, FailureKind.UNREACHABLE),
     (400, 551, None, FailureKind.UNREACHABLE),
-    (400, 230, None, FailureKind.UNREACHABLE),
+    (400, 200, 1545041, FailureKind.UNREACHABLE),
+    # the app or the Page: pause everybody's sending, alert
+    (400, 10, None, FailureKind.AUTH),
+    (400, 10, 1893063, FailureKind.AUTH),
     (400, 190, None, FailureKind.AUTH),
     (400, 190, 463, FailureKind.AUTH),
+    (400, 190, 460, FailureKind.AUTH),
     (403, 200, None, FailureKind.AUTH),
+    (400, 200, 2018028, FailureKind.AUTH),
+    (400, 200, 2018027, FailureKind.AUTH),
+    (400, 230, None, FailureKind.AUTH),
     (400, 299, None, FailureKind.AUTH),
+    # the request itself
+    (400, 100, None, FailureKind.INVALID),
+    (400, 100, 2018109, FailureKind.INVALID),
+    (400, None, None, FailureKind.INVALID),
+    # transient: back off and retry (code 2 may also be a block: bounded retries, this row only)
     (400, 1, None, FailureKind.RETRY),
     (500, 2, None, FailureKind.RETRY),
     (400, 4, None, FailureKind.RETRY),
+    (400, 4, 2018022, FailureKind.RETRY),
     (400, 17, None, FailureKind.RETRY),
     (400, 32, None, FailureKind.RETRY),
     (400, 613, None, FailureKind.RETRY),
@@ -86,9 +101,23 @@ CLASSIFICATION = [
     (503, 12345, None, FailureKind.RETRY),
     (429, None, None, FailureKind.RETRY),
     (401, None, None, FailureKind.AUTH),
-    (400, None, None, FailureKind.INVALID),
-    (404, 803, None, FailureKind.INVALID),
 ]
+UNDOCUMENTED = [(400, 10, 9999999), (400, 200, 7777777), (400, 803, None), (404, 12345, 1)]
+
+
+@pytest.mark.parametrize(("status", "code", "subcode"), UNDOCUMENTED)
+def test_an_undocumented_pair_fails_only_its_row_and_is_marked_unknown(
+    status: int, code: int, subcode: int | None
+) -> None:
+    error = classify_graph_error(status, graph_error(code, subcode), {})
+    assert error.kind is FailureKind.INVALID and error.unknown
+    assert f"{code}/{subcode}" in error.cause
+
+
+def test_documented_pairs_carry_their_cause() -> None:
+    error = classify_graph_error(400, graph_error(10, 1893063), {})
+    assert error.cause == "the Page is temporarily restricted from messaging"
+    assert not error.unknown
 
 
 @pytest.mark.parametrize(("status", "code", "subcode", "kind"), CLASSIFICATION)
