@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.alerts import raise_alert
@@ -296,24 +297,62 @@ class Worker:
                 return str(event.status)
 
     # -- loop ---------------------------------------------------------------------------------
-    def drain_once(self) -> int:
-        """Process one batch of inbox events and one of outbox rows; return how many."""
+    def drain_once(self, stop: threading.Event | None = None) -> int:
+        """Process one batch of inbox events and one of outbox rows; return how many.
+
+        When `stop` is set mid-batch, the rows not started yet are handed back at once (their
+        leases released) instead of waiting for their leases to run out.
+        """
         done = 0
-        for event_id in self.claim_inbound():
-            self.process_event(event_id)
-            done += 1
-        for row_id in self.claim_outbound():
-            self.deliver(row_id)
-            done += 1
+        for model, claimed, work in (
+            (InboundEvent, self.claim_inbound(), self.process_event),
+            (OutboundMessage, self.claim_outbound(), self.deliver),
+        ):
+            for position, row_id in enumerate(claimed):
+                if stop is not None and stop.is_set():
+                    self.release(model, claimed[position:])
+                    return done
+                work(row_id)
+                done += 1
         return done
 
+    def release(self, model: Any, ids: list[int]) -> int:
+        """Give leased rows back (not attempted): another worker may take them at once."""
+        if not ids:
+            return 0
+        with self.rt.db.transaction() as session:
+            result = session.execute(
+                update(model)
+                .where(
+                    model.id.in_(ids), model.status == "leased", model.leased_by == self.worker_id
+                )
+                .values(status="pending", lease_until=None, attempts=model.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+        released = int(getattr(result, "rowcount", 0) or 0)
+        log.info("worker %s: %s leased row(s) handed back", self.worker_id, released)
+        return released
+
     def run(self, *, once: bool = False, stop: threading.Event | None = None) -> None:
-        """Work until stopped; with `once`, until nothing is due right now."""
+        """Work until stopped (SIGTERM/SIGINT in the `cityhall worker` process); with `once`,
+        until nothing is due right now. A stop lets the current row finish and hands the rest
+        of the batch back."""
         stop = stop or threading.Event()
+        previous: dict[signal.Signals, Any] = {}
+        if not once and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, lambda *_: stop.set())
+        try:
+            self._loop(once, stop)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _loop(self, once: bool, stop: threading.Event) -> None:
         log.info("worker %s started", self.worker_id)
         while not stop.is_set():
             try:
-                done = self.drain_once()
+                done = self.drain_once(stop)
             except Exception as exc:
                 if once:
                     raise

@@ -312,10 +312,10 @@ def test_worker_retries_quietly_while_the_database_is_down(
     calls = 0
     drain = worker.drain_once
 
-    def counted() -> int:
+    def counted(*args: Any) -> int:
         nonlocal calls
         calls += 1
-        return drain()
+        return drain(*args)
 
     worker.drain_once = counted  # type: ignore[method-assign]
     stop = threading.Event()
@@ -347,14 +347,14 @@ def test_worker_logs_the_end_of_an_outage_once(
     calls = 0
     stop = threading.Event()
 
-    def flaky() -> int:
+    def flaky(*args: Any) -> int:
         nonlocal calls
         calls += 1
         if calls <= 5:
             raise down.value
         if calls >= 8:
             stop.set()
-        return drain()
+        return drain(*args)
 
     worker.drain_once = flaky  # type: ignore[method-assign]
     worker.cfg = type(worker.cfg)(poll_seconds=0.01)

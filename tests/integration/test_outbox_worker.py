@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -253,3 +254,42 @@ def test_rate_limiter_makes_up_for_a_late_call() -> None:
     t[0] = 0.17  # the third keeps the spacing from the second's slot (0.1 → 0.2)
     limiter.wait()
     assert slept == pytest.approx([0.03])
+
+
+class BlockingMailer:
+    """Sends, but the first send waits until `release` is set (a slow SMTP server)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> SendResult:
+        if not self.sent:
+            self.started.set()
+            self.release.wait(timeout=10)
+        self.sent.append(message)
+        return SendResult(message_id=f"m{len(self.sent)}")
+
+
+def test_a_stopped_worker_finishes_its_row_and_hands_the_rest_of_its_batch_back(
+    runtime: Runtime,
+) -> None:
+    mailer = BlockingMailer()
+    runtime.mailer = mailer
+    ids = [queue_email(runtime, f"k{i}") for i in range(5)]
+    stop = threading.Event()
+    worker = Worker(runtime, worker_id="leaving")
+    thread = threading.Thread(target=worker.run, kwargs={"stop": stop})
+    thread.start()
+    assert mailer.started.wait(timeout=10)
+    stop.set()  # what SIGTERM does in `cityhall worker`
+    mailer.release.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    rows = [row(runtime, i) for i in ids]
+    assert [r.status for r in rows] == ["sent", "pending", "pending", "pending", "pending"]
+    assert [r.attempts for r in rows[1:]] == [0, 0, 0, 0]  # handed back, not counted as tried
+    assert all(r.lease_until is None for r in rows[1:])
+    Worker(runtime, worker_id="next").run(once=True)  # taken at once, no lease to wait out
+    assert [row(runtime, i).status for i in ids] == ["sent"] * 5

@@ -1,0 +1,1 @@
+"""Acceptance tests: the production path (gunicorn, worker, clock) driven from the outside."""
