@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.alerts import raise_alert
 from bot.messaging import outbox, policy
 from bot.messaging.leasing import backoff_delay, claim
+from bot.messaging.rate import page_limiter
 from bot.models import InboundEvent, MessengerIdentity, OutboundMessage
 from bot.outage import OutageLog
 from bot.runtime import Runtime
@@ -32,38 +33,6 @@ from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendRes
 log = logging.getLogger(__name__)
 UNFINISHED = ("pending", "leased", outbox.WAITING)
 _CHANNEL_LABELS = {"messenger": "Messenger", "email": "メール"}
-
-
-class RateLimiter:
-    """Space call starts 1/`per_second` apart on a schedule (per process); see `wait`."""
-
-    def __init__(
-        self, per_second: float, clock: Any = time.monotonic, sleep: Any = time.sleep
-    ) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._next = 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until the next call may start.
-
-        Calls keep to a schedule one interval apart. A call that comes late (the work before it
-        was slow) takes its slot late without pushing the schedule back by more than one
-        interval, so the next call may follow sooner: otherwise a worker whose work takes about
-        one interval loses every late moment and falls well short of the rate. Slots stay one
-        interval apart, so a closed one-second window holds at most `per_second` + 2 starts.
-        """
-        if not self.interval:
-            return
-        with self._lock:
-            now = self._clock()
-            slot = max(self._next, now - self.interval)
-            start = max(now, slot)
-            self._next = slot + self.interval
-        if start > now:
-            self._sleep(start - now)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -77,7 +46,9 @@ class Worker:
         self.rt = runtime
         self.cfg = runtime.settings.worker
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.limiter = RateLimiter(runtime.settings.messenger.rate_limit_per_second)
+        self.limiter = page_limiter(
+            runtime.db.engine, runtime.settings.messenger.rate_limit_per_second
+        )
         self.outage = OutageLog(log, f"worker {self.worker_id}", url=runtime.db.url)
 
     # -- outbox -------------------------------------------------------------------------------
@@ -122,6 +93,8 @@ class Worker:
             row = self._mine(session, OutboundMessage, row_id)
             if row is None:
                 return "lost"
+            # The send (at most the transport's timeout) starts with a whole lease ahead of it.
+            row.lease_until = now + timedelta(seconds=self.cfg.lease_seconds)
             job = self._prepare(session, row, now)
             if job is None:
                 return str(row.status)
@@ -304,17 +277,37 @@ class Worker:
         leases released) instead of waiting for their leases to run out.
         """
         done = 0
-        for model, claimed, work in (
-            (InboundEvent, self.claim_inbound(), self.process_event),
-            (OutboundMessage, self.claim_outbound(), self.deliver),
+        for model, claim_batch, work in (
+            (InboundEvent, self.claim_inbound, self.process_event),
+            (OutboundMessage, self.claim_outbound, self.deliver),
         ):
+            claimed = claim_batch()
+            renewed = time.monotonic()
             for position, row_id in enumerate(claimed):
                 if stop is not None and stop.is_set():
                     self.release(model, claimed[position:])
                     return done
+                if time.monotonic() - renewed > self.cfg.lease_seconds / 3:
+                    # Slow sends: keep the rest of the batch ours, so no other worker sends
+                    # what this one is about to send.
+                    self.renew(model, claimed[position:])
+                    renewed = time.monotonic()
                 work(row_id)
                 done += 1
         return done
+
+    def renew(self, model: Any, ids: list[int]) -> int:
+        """Extend this worker's leases on rows it holds; return how many it still held."""
+        with self.rt.db.transaction() as session:
+            result = session.execute(
+                update(model)
+                .where(
+                    model.id.in_(ids), model.status == "leased", model.leased_by == self.worker_id
+                )
+                .values(lease_until=self.rt.now() + timedelta(seconds=self.cfg.lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def release(self, model: Any, ids: list[int]) -> int:
         """Give leased rows back (not attempted): another worker may take them at once."""

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from bot import create_app
 from bot.messaging.commands import simulated_event
 from bot.messaging.events import parse_webhook
-from bot.messaging.worker import RateLimiter, Worker
+from bot.messaging.rate import RateLimiter
+from bot.messaging.worker import Worker
 from bot.models import (
     Application,
     AuditEntry,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +13,9 @@ from sqlalchemy import func, select
 
 from bot.messaging import outbox
 from bot.messaging.inbox import store_event
-from bot.messaging.worker import RateLimiter, Worker
-from bot.models import Alert, InboundEvent, MessengerIdentity, OutboundMessage
+from bot.messaging.rate import RateLimiter
+from bot.messaging.worker import Worker
+from bot.models import Alert, InboundEvent, MessengerIdentity, OutboundMessage, utcnow
 from bot.runtime import Runtime
 from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendResult
 
@@ -293,3 +296,60 @@ def test_a_stopped_worker_finishes_its_row_and_hands_the_rest_of_its_batch_back(
     assert all(r.lease_until is None for r in rows[1:])
     Worker(runtime, worker_id="next").run(once=True)  # taken at once, no lease to wait out
     assert [row(runtime, i).status for i in ids] == ["sent"] * 5
+
+
+class SlowMailer:
+    """Every send succeeds after `seconds` (a slow but healthy server); records what it sent."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+
+    def send(self, message: EmailMessage) -> SendResult:
+        time.sleep(self.seconds)
+        with self._lock:
+            self.sent.append(message.headers["X-Cityhall-Key"])
+        return SendResult(message_id=f"m{len(self.sent)}")
+
+
+def test_a_batch_slower_than_the_lease_is_not_sent_again_by_another_worker(
+    runtime: Runtime,
+) -> None:
+    """Five 0.6 s sends outlast a 1 s lease; the worker keeps its leases, the other gets none."""
+    mailer = SlowMailer(0.6)
+    runtime.mailer = mailer
+    keys = [f"slow{i}" for i in range(5)]
+    for key in keys:
+        queue_email(runtime, key)
+    slow = Worker(runtime, worker_id="slow")
+    slow.cfg = dataclasses.replace(slow.cfg, lease_seconds=1, batch_size=5)
+    other = Worker(runtime, worker_id="other")
+    other.cfg = dataclasses.replace(other.cfg, lease_seconds=1)
+    runtime.now = utcnow  # real time: leases run out as they would
+    stop, claimed = threading.Event(), threading.Event()
+    taken: list[int] = []
+    claim = slow.claim_outbound
+
+    def claim_then_signal() -> list[int]:
+        ids = claim()
+        claimed.set()
+        return ids
+
+    slow.claim_outbound = claim_then_signal  # type: ignore[method-assign]
+
+    def keep_trying() -> None:
+        claimed.wait(timeout=10)
+        while not stop.is_set():
+            for row_id in other.claim_outbound():
+                taken.append(row_id)
+                other.deliver(row_id)
+            time.sleep(0.05)
+
+    thief = threading.Thread(target=keep_trying)
+    thief.start()
+    slow.run(once=True)
+    stop.set()
+    thief.join(timeout=10)
+    assert sorted(mailer.sent) == sorted(keys)  # each exactly once
+    assert taken == []
