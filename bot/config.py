@@ -111,6 +111,8 @@ class VerificationSettings:
     extra_allowed_domains: tuple[str, ...] = ()
     auto_approve: bool = False
     ineligible_email: str = field(default="notice", metadata=_choices("notice", "none"))
+    # exact choice text of the employment-status question → "eligible" | "ineligible" | "review"
+    status_choices: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,12 @@ def _require(settings: Settings) -> None:
             raise ConfigError(
                 f"{key}: required for the {why}; set it in config.toml or "
                 f"CITYHALL_{key.replace('.', '_').upper()}"
+            )
+    for choice, meaning in settings.verification.status_choices.items():
+        if meaning not in ("eligible", "ineligible", "review"):
+            raise ConfigError(
+                f"verification.status_choices.{choice!r}: must be eligible, ineligible or "
+                f"review, got {meaning!r}"
             )
     try:
         ZoneInfo(settings.app.timezone)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from bot.config import Settings
 from bot.models import Application, ApplicationStatus
 from bot.onboarding.answers import FormAnswers
 from bot.onboarding.registry import Registry, load_registry
-from bot.onboarding.verification import DuplicateFacts, Verdict, verify
+from bot.onboarding.verification import DuplicateFacts, Verdict, fold_status_choices, verify
 
 REJECTED = ApplicationStatus.REJECTED.value
 
@@ -136,13 +137,33 @@ def screen_answers(
     """Verify answers (of application `app_id`, None if not stored yet) against the others."""
     registry = registry or load_registry()
     extra = frozenset(settings.verification.extra_allowed_domains)
-    first = verify(answers, registry, extra_allowed_domains=extra)
+    choices = status_choices(settings)
+    first = verify(answers, registry, extra_allowed_domains=extra, status_choices=choices)
     facts = index.facts_for(
         app_id, answers.email, answers.full_name, first.organization_code or answers.organization
     )
     if facts == DuplicateFacts():
         return first
-    return verify(answers, registry, duplicates=facts, extra_allowed_domains=extra)
+    return verify(
+        answers, registry, duplicates=facts, extra_allowed_domains=extra, status_choices=choices
+    )
+
+
+def status_choices(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """`[verification] status_choices` (exact choice text → eligible|ineligible|review), folded.
+
+    Read defensively: a settings object without the key (or with a value that is not a table of
+    strings) means no fixed choices, so every answer is read by the lexicon.
+    """
+    raw = getattr(settings.verification, "status_choices", None)
+    if not isinstance(raw, Mapping):
+        return ()
+    return _folded_choices(tuple(sorted((str(k), str(v)) for k, v in raw.items())))
+
+
+@lru_cache(maxsize=8)
+def _folded_choices(items: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return fold_status_choices(dict(items))
 
 
 def stored_reasons(verdict: Verdict) -> list[dict[str, str]]:

@@ -2,13 +2,24 @@
 
 Pure: no database, no Flask. The caller passes the registry and the duplicate facts it found.
 
+The verdict fails closed: `verified` needs every signal positive (organization, mail domain,
+employment status, consent, a Facebook name that is the applicant's own); anything unknown,
+unclear or contradictory is `needs_review` with a reason; `ineligible` is only for an
+unambiguous answer (a refusal of consent, or a status that says nothing but "not a public
+servant").
+
 Eligibility policy (from the community's own FAQ: 一般職の現役公務員, including people seconded
 to private companies and on childcare/maternity/nursing leave):
 - eligible: current staff of any tenure, including 会計年度任用職員, 任期付, 臨時的任用, 再任用,
-  非常勤 (all 一般職), teachers, police and fire staff; 出向中; 育児休業/産休/介護休業.
-- needs review: 特別職 (議員, 首長, 自衛官 ...), 内定 (not yet employed), 休職, anything unclear.
-- ineligible: retired/former staff (退職, 元公務員, OB/OG), private-sector employees, students,
-  job seekers, people who say they are not public servants; and an explicit refusal of consent.
+  非常勤 (all 一般職), 交流採用, teachers, police and fire staff; 出向中 and 官民人事交流's
+  交流派遣; 育児休業/産休/介護休業 — each only when nothing around it says "future", "former",
+  "not" or "maybe".
+- needs review: 特別職 (議員, 首長, 自衛官 …), 内定, aspirants (目指す, 志望, 受験), agency and
+  contract staff (派遣, 委託, 請負), 休職, a future or former status, contradictions, anything
+  unclear; bodies whose staff are not public servants; a Facebook name that shares nothing with
+  the applicant's name or reads as an organization.
+- ineligible: a status that is only "retired / private sector / student / job seeker / not a
+  public servant" (退職しました, 民間企業の社員です, 学生です …), or an explicit refusal of consent.
 A personal (webmail) address never makes anyone ineligible: it only keeps them from `verified`.
 """
 
@@ -18,7 +29,7 @@ import logging
 import re
 import tomllib
 import unicodedata
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -26,21 +37,35 @@ from typing import Literal, TypeVar
 from weakref import WeakKeyDictionary
 
 from bot.onboarding.answers import FormAnswers
-from bot.onboarding.registry import Organization, Registry, Resolution
+from bot.onboarding.registry import (
+    Organization,
+    Registry,
+    Resolution,
+    municipal_domain_parts,
+    normalize_name,
+    romanize,
+    skeleton,
+)
 
 log = logging.getLogger(__name__)
 
 VerdictStatus = Literal["verified", "needs_review", "ineligible"]
 EmailClass = Literal["government", "webmail", "other", "invalid"]
 Level = Literal["ok", "review", "ineligible"]
+StatusChoice = Literal["eligible", "ineligible", "review"]
+STATUS_CHOICES: tuple[str, ...] = ("eligible", "ineligible", "review")
 
 # Every reason code and what it does to the verdict.
 REASON_LEVELS: dict[str, Level] = {
     "org_resolved": "ok",
+    "org_resolved_typo": "ok",
+    "org_resolved_by_domain": "ok",
     "org_ambiguous": "review",
     "org_union": "review",
     "org_unresolved": "review",
     "org_missing": "review",
+    "org_not_public": "review",
+    "org_extra_text": "review",
     "email_government_match": "ok",
     "email_allowed_domain": "ok",
     "email_personal": "review",
@@ -58,19 +83,29 @@ REASON_LEVELS: dict[str, Level] = {
     "status_on_leave": "ok",
     "status_special_service": "review",
     "status_prospective": "review",
+    "status_aspiring": "review",
+    "status_contract": "review",
+    "status_suspended": "review",
+    "status_hedged": "review",
+    "status_contradictory": "review",
+    "status_choice_review": "review",
     "status_not_public_servant": "ineligible",
     "status_unclear": "review",
     "status_missing": "review",
     "consent_given": "ok",
     "consent_missing": "review",
     "consent_refused": "ineligible",
+    "facebook_name_matches": "ok",
     "facebook_name_organization": "review",
+    "facebook_name_unrelated": "review",
+    "facebook_name_unchecked": "review",
     "facebook_name_missing": "review",
     "duplicate_email": "review",
     "duplicate_name_org": "review",
     "previously_rejected": "review",
 }
 _LEVEL_ORDER: dict[Level, int] = {"ineligible": 0, "review": 1, "ok": 2}
+_ORG_OK = frozenset({"org_resolved", "org_resolved_typo", "org_resolved_by_domain"})
 _EMAIL_OK = frozenset({"email_government_match", "email_allowed_domain"})
 _STATUS_OK = frozenset({"status_eligible", "status_seconded", "status_on_leave"})
 
@@ -120,49 +155,113 @@ WEBMAIL_DOMAINS: frozenset[str] = frozenset(
         "tiki.ne.jp",
     }
 )
-_MUNICIPAL_LABELS = frozenset({"city", "town", "vill", "village"})
-_NOT_PREFECTURE_LABELS = frozenset({"co", "ne", "or", "ac", "ad", "ed", "go", "gr", "lg"})
 
-# Employment status patterns, tried in this order (see the module docstring).
-_STATUS_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"出向"), "status_seconded"),
-    (re.compile(r"育児休業|育休|産休|産前|産後|介護休業|介護休暇|出産休暇"), "status_on_leave"),
-    (re.compile(r"再任用|会計年度任用"), "status_eligible"),
-    (re.compile(r"議員|首長|知事|市長|町長|村長|特別職|自衛官"), "status_special_service"),
-    (re.compile(r"内定|採用予定|入庁予定|就職予定"), "status_prospective"),
+# -- employment status: a small lexicon ------------------------------------------------------------
+# Phrases, tried leftmost and, at one position, in this order (so longer and more specific
+# phrases win: 公務員試験 before 公務員, 民間企業へ出向 before 民間). The text is NFKC-folded,
+# upper-cased and without spaces. Whatever no phrase covers is the "rest", read for markers.
+_STATUS_PHRASES: tuple[tuple[str, str], ...] = (
+    # words that merely contain a marker character
     (
-        re.compile(
-            r"退職|離職|元(地方|国家)?公務員|元職員|^元.{1,12}(職員|勤務|在籍)|(?<![A-Z])O[BG](?![A-Z])|"
-            r"民間|会社員|会社役員|自営|"
-            r"フリーランス|学生|求職|就活|就職活動|無職|主婦|主夫|公務員(では|じゃ)(な|あり)|公務員でな|非公務員"
-        ),
-        "status_not_public_servant",
+        "neutral",
+        r"元気|地元|身元|手元|足元|紀元|元年|元旦|元日|市長部局|知事部局|市長公室|知事公室",
+    ),
+    # 官民人事交流 (交流派遣) keeps the person a national public servant
+    ("exchange", r"官民人事交流|人事交流|交流派遣"),
+    ("dispatch_out", r"民間(?:企業)?(?:へ|に)(?:の)?派遣"),
+    ("inbound", r"(?:民間(?:企業)?|企業|会社)から(?:の)?(?:出向|派遣)"),
+    ("seconded", r"(?:民間(?:企業)?|企業|会社)?(?:へ|に)?(?:の)?出向"),
+    (
+        "eligible",
+        r"再任用[(（]?(?:定年)?退職後[)）]?|(?:定年)?退職後(?:の|に)?再任用|交流採用",
+    ),
+    ("leave", r"育児休業|育児休暇|育休|産前産後|産休|産前|産後|介護休業|介護休暇|出産休暇"),
+    ("suspended", r"休職|病気休暇|病休|療養休暇"),
+    (
+        "future",
+        r"退職予定|退職見込|辞職予定|退職する予定|予定|見込|来年度|来年|来月|来春|次年度|今後|将来",
     ),
     (
-        re.compile(
-            r"職員|正規|常勤|一般職|在職|現職|現役|任期付|臨時的任用|教員|教諭|教師|警察官|消防|"
-            r"保育士|技師|主事|主査|主任|係長|課長|部長|参事|事務官|技官|公務員|勤務"
-        ),
-        "status_eligible",
+        "special",
+        r"議員|副市長|副知事|首長|知事|市長|町長|村長|特別職|自衛官|教育長|裁判官|副大臣|大臣|政務官",
+    ),
+    ("prospective", r"内定|採用前|入庁前|入省前|着任前|合格"),
+    (
+        "aspirant",
+        r"公務員試験|採用試験|試験勉強|受験|目指|めざ|志望|志願|なりたい|予備校|浪人|勉強中",
+    ),
+    (
+        "contract",
+        r"派遣社員|派遣職員|派遣スタッフ|派遣労働|派遣会社|人材派遣|派遣|業務委託|委託|受託|請負|"
+        r"指定管理|アルバイト|バイト",
+    ),
+    (
+        "private",
+        r"民間企業の(?:会社員|社員|従業員)|民間(?:企業)?(?:で|に)?(?:勤務|勤めて|働いて)(?:います|いる)?|"
+        r"民間企業|民間|株式会社|有限会社",
+    ),
+    (
+        "negative",
+        r"退職者|退職済み?|退職しました|退職した|定年退職|退職|離職|辞職|元(?:地方|国家)?公務員|元職員|"
+        r"元.{1,12}?(?:職員|勤務|在籍)|(?<![A-Z])O[BG](?![A-Z])|民間企業の社員|会社員|会社役員|"
+        r"自営業?|フリーランス|個人事業主|大学院生|大学生|高校生|専門学校生|学生|求職|"
+        r"就職活動|就活|無職|専業主婦|主婦|主夫|年金生活者?|会社経営者?|経営者|"
+        r"公務員(?:では|じゃ)(?:ない|ありません|ないです)|公務員でない|非公務員",
+    ),
+    ("hedge", r"わからない|分からない|わかりません|不明|未定|かも|たぶん|多分|検討中|[?？]"),
+    ("weak", r"パートタイム|パート|非正規|正社員|社員|看護師|講師|その他"),
+    (
+        "eligible",
+        r"正規職員|正職員|常勤職員|非常勤職員|非常勤|常勤|一般職|行政職|技術職|事務職|在職|現職|現役|"
+        r"任期付き?|臨時的任用|臨時職員|臨時|会計年度任用|再任用|嘱託|職員|教員|教諭|教師|警察官|"
+        r"巡査|消防士|消防吏員|消防|保育士|保健師|技師|主事|主査|主任|主幹|係長|課長|部長|局長|"
+        r"参事|事務官|技官|公務員|勤務|在籍|正規|(?:市|町|村|区|県|都|府|道)立|公立",
     ),
 )
-# Words that say "currently employed" and so make an ineligible-looking answer unclear instead.
-_CURRENTLY_EMPLOYED = re.compile(r"正職員|正規職員|在職|現職|現役|一般職|会計年度任用")
+_STATUS_SCAN = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_STATUS_PHRASES)))
+_STATUS_CLASS = {f"g{i}": cls for i, (cls, _) in enumerate(_STATUS_PHRASES)}
+# Markers in the rest of the answer that keep a reading from being clear.
+_REST_MARKERS = re.compile(
+    r"(?P<former>^元|[(（、,]元|前職|以前|かつて|でした|だった|していた|してました|経験)|"
+    r"(?P<negation>ない|ません|ず|なし|無し|NOT|(?<![A-Z])NO(?![A-Z])|非)"
+)
+# What may surround an unambiguous negative answer ("2024年3月に退職しました。").
+_FILLER = re.compile(
+    r"です|しました|ました|した|ます|おります|います|現在は?|今は?|中|の|に|は|を|で|と|も|へ|、|。|!|・|"
+    r"[()（）]|"
+    r"\d+|昨年度?|去年|先月|前年度?|年度?|月|日|頃|ごろ|末|春|夏|秋|冬|[,.]"
+)
+_PRIVATE = frozenset({"private"})
+_CURRENT = frozenset({"eligible", "seconded", "leave", "suspended", "exchange"})
+
 _CONSENT_REFUSED = re.compile(
     r"同意しな|同意しません|同意できな|不同意|拒否|いいえ|^NO$|^N$|^FALSE$"
 )
 _CONSENT_GIVEN = re.compile(r"同意|はい|承諾|了承|了解|^YES|^Y$|^OK|^TRUE$|✓|✔|☑")
 
+# -- Facebook names ------------------------------------------------------------------------------
 # What an organization's page looks like, as opposed to a person's name.
 _ORG_WORDS_JA = re.compile(
     r"市役所|区役所|町役場|村役場|役場|役所|県庁|都庁|府庁|道庁|公式|広報|事務局|委員会|協議会|"
-    r"組合|センター|株式会社|観光協会|図書館|公民館|チャンネル|アカウント"
+    r"組合|センター|株式会社|観光協会|協会|図書館|公民館|チャンネル|アカウント|窓口|相談|受付|"
+    r"推進|事業|支援|情報|ふるさと|移住|定住|観光|振興|プロジェクト|実行委員|道の駅|市政|県政|区政|"
+    r"町政|村政|事務所|お知らせ|総務|企画|子育て|福祉|防災"
 )
-_ORG_ENDINGS_JA = re.compile(r"(課|係|室|局|庁|部署)$")
+_ORG_ENDINGS_JA = re.compile(r"(課|係|室|局|庁|署|班|部署|部局|支所)$")
 _ORG_WORDS_EN = re.compile(
     r"\b(city|town|village|prefecture|prefectural|official|government|office|dept|department|"
-    r"section|division|bureau|ministry|council|association|center|centre|inc|ltd)\b",
+    r"section|division|bureau|ministry|agency|authority|commission|council|association|center|"
+    r"centre|inc|ltd|hall|municipal|public|services?|team|project|desk|support|info|"
+    r"information|tourism|tourist|promotion|library|museum|school|university|hospital|police|"
+    r"fire|committee|channel|news)\b",
     re.IGNORECASE,
+)
+_NAME_SEPARATORS = re.compile(r"[\s・･·,、.．()（）\[\]「」【】/／_\-‐|]+")
+_CJK_OR_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff々〆]")
+_LATIN = re.compile(r"^[a-z]+$")
+# One script at a time: "やまだ太郎" is compared as やまだ and 太郎.
+_SCRIPT_RUNS = re.compile(
+    r"[\u3400-\u9fff\uf900-\ufaff々〆]+|[\u3040-\u30ff]+|[^\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff々〆]+"
 )
 
 
@@ -229,22 +328,6 @@ def _has_suffix(domain: str, suffixes: frozenset[str]) -> bool:
     return any(".".join(labels[i:]) in suffixes for i in range(len(labels) - 1))
 
 
-def _municipal_parts(domain: str) -> tuple[str, str | None] | None:
-    """Split city.<name>[.<pref>|.lg].jp (possibly under a subdomain) into (name, pref)."""
-    labels = domain.split(".")
-    for i, label in enumerate(labels[:-2]):
-        if label not in _MUNICIPAL_LABELS:
-            continue
-        rest = labels[i + 1 :]
-        if len(rest) == 2 and rest[1] == "jp":
-            return rest[0], None
-        if len(rest) == 3 and rest[2] == "jp" and rest[1] not in _NOT_PREFECTURE_LABELS:
-            return rest[0], rest[1]
-        if len(rest) == 3 and rest[1:] == ["lg", "jp"]:
-            return rest[0], None
-    return None
-
-
 def classify_email(domain: str | None) -> EmailClass:
     """Classify a mail domain as government, webmail or other (None = not an address)."""
     if domain is None:
@@ -259,103 +342,9 @@ def classify_email(domain: str | None) -> EmailClass:
         for i in range(len(labels) - 2)
     ):
         return "government"
-    if _municipal_parts(domain) is not None:
+    if municipal_domain_parts(domain) is not None:
         return "government"
     return "other"
-
-
-_KANA_ROMAJI = dict(
-    zip(
-        "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヰヱヲン"
-        "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴァィゥェォ",
-        "a i u e o ka ki ku ke ko sa shi su se so ta chi tsu te to na ni nu ne no ha hi fu he ho "
-        "ma mi mu me mo ya yu yo ra ri ru re ro wa i e o n ga gi gu ge go za ji zu ze zo da ji zu "
-        "de do ba bi bu be bo pa pi pu pe po vu a i u e o".split(),
-        strict=True,
-    )
-)
-_SMALL_Y = {"ャ": "a", "ュ": "u", "ョ": "o"}
-_KANA_SUFFIX = {
-    "city": ("シ",),
-    "town": ("チョウ", "マチ"),
-    "village": ("ソン", "ムラ"),
-    "special_ward": ("ク",),
-}
-_SKELETON_RULES = (
-    (re.compile(r"[^a-z]"), ""),
-    (re.compile(r"tch"), "ch"),
-    (re.compile(r"sh"), "s"),
-    (re.compile(r"ch"), "t"),
-    (re.compile(r"ts"), "t"),
-    (re.compile(r"j"), "z"),
-    (re.compile(r"fu"), "hu"),
-    (re.compile(r"m(?=[bmp])"), "n"),
-    (re.compile(r"oh(?![aeiou])"), "o"),
-    (re.compile(r"([aeiou])\1+"), r"\1"),
-    (re.compile(r"ou"), "o"),
-    (re.compile(r"([b-df-hj-np-tv-z])\1+"), r"\1"),
-    (re.compile(r"(?<=[sztdz])y"), ""),
-)
-
-
-@lru_cache(maxsize=4096)
-def romanize(kana: str) -> str:
-    """Romanize katakana roughly the Hepburn way (good enough to compare with a mail domain)."""
-    out: list[str] = []
-    double = False
-    for ch in kana:
-        if ch == "ッ":
-            double = True
-            continue
-        if ch in _SMALL_Y and out:
-            prev = out.pop()
-            base = prev[:-1] if prev.endswith("i") else prev
-            out.append(base + ("" if base.endswith(("sh", "ch", "j")) else "y") + _SMALL_Y[ch])
-            continue
-        if ch == "ー":
-            continue
-        rom = _KANA_ROMAJI.get(ch, "")
-        if double and rom:
-            rom = rom[0] + rom
-            double = False
-        out.append(rom)
-    return "".join(out)
-
-
-@lru_cache(maxsize=8192)
-def skeleton(romaji: str) -> str:
-    """Reduce a romanization to a form where Hepburn/Kunrei/long-vowel spellings coincide."""
-    text = romaji.lower()
-    for pattern, repl in _SKELETON_RULES:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def _name_label_fits(label: str, org: Organization) -> bool:
-    kana = org.kana
-    suffixes = _KANA_SUFFIX.get(org.kind, ())
-    stem = next(
-        (kana[: -len(s)] for s in suffixes if kana.endswith(s) and len(kana) > len(s)), kana
-    )
-    want = skeleton(romanize(stem))
-    got = skeleton(label)
-    if not want:
-        return False
-    return got == want or (
-        got.startswith(want)
-        and got[len(want) :] in {"si", "to", "tyo", "mati", "son", "mura", "ku"}
-    )
-
-
-def _prefecture_romaji(registry: Registry, org: Organization) -> str | None:
-    pref = registry.prefecture(org.prefecture)
-    if pref is None:
-        return None
-    for domain in pref.email_domains:
-        parts = domain.split(".")
-        if parts[0] in ("pref", "metro"):
-            return parts[1]
-    return None
 
 
 def email_reason(
@@ -376,49 +365,94 @@ def email_reason(
         return reason("email_other", domain=domain)
     owners = registry.owners_of_domain(domain)
     if org is not None and owners:
-        if any(o == org or _related(registry, o, org) for o in owners):
+        if registry.domain_fits(org, domain):
             return reason("email_government_match", domain=domain)
         return reason("email_government_other_org", domain=domain, owner=owners[0].name)
-    if org is not None and org.is_local and org.kind != "prefecture":
-        parts = _municipal_parts(domain)
-        if parts is not None:
-            label, pref_label = parts
-            pref_ok = pref_label is None or pref_label == _prefecture_romaji(registry, org)
-            if pref_ok and _name_label_fits(label, org):
-                return reason("email_government_match", domain=domain)
+    if org is not None and registry.domain_fits(org, domain):
+        return reason("email_government_match", domain=domain)
     return reason("email_government_unmatched", domain=domain)
-
-
-def _related(registry: Registry, a: Organization, b: Organization) -> bool:
-    """Whether one national body sits below the other (観光庁 and 国土交通省)."""
-    return _below(registry, a, b) or _below(registry, b, a)
-
-
-def _below(registry: Registry, child: Organization, ancestor: Organization) -> bool:
-    parent = child.parent
-    while parent:
-        if parent == ancestor.code:
-            return True
-        above = registry.get(parent)
-        parent = above.parent if above else None
-    return False
 
 
 def _fold(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
 
 
-def status_reason(employment_status: str) -> Reason:
-    """Explain the employment status answer (see the policy in the module docstring)."""
+def status_reason(
+    employment_status: str, choices: Mapping[str, StatusChoice] | None = None
+) -> Reason:
+    """Explain the employment status answer (see the policy in the module docstring).
+
+    `choices` maps the form's fixed choices (folded) to what each means; a choice found there
+    is read exactly, anything else by the lexicon.
+    """
     folded = _fold(employment_status)
+    status = employment_status.strip()
     if not folded:
         return reason("status_missing")
-    for pattern, code in _STATUS_RULES:
-        if pattern.search(folded):
-            if code == "status_not_public_servant" and _CURRENTLY_EMPLOYED.search(folded):
-                break  # "退職予定の正職員": contradictory, so not a clear case
-            return reason(code, status=employment_status.strip())
-    return reason("status_unclear", status=employment_status.strip())
+    choice = choices.get(folded) if choices else None
+    if choice == "eligible":
+        return reason("status_eligible", status=status)
+    if choice == "ineligible":
+        return reason("status_not_public_servant", status=status)
+    if choice == "review":
+        return reason("status_choice_review", status=status)
+    return _read_status(folded, status)
+
+
+def _read_status(folded: str, status: str) -> Reason:
+    """Read a free-text status: which phrases it holds, and what the rest says around them."""
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    pos = 0
+    for m in _STATUS_SCAN.finditer(folded):
+        rest.append(folded[pos : m.start()])
+        pos = m.end()
+        found.setdefault(_STATUS_CLASS[m.lastgroup or ""], m.group())
+    rest.append(folded[pos:])
+    remainder = "、".join(rest)
+    marker = _REST_MARKERS.search(remainder)
+    classes = set(found)
+    if "dispatch_out" in classes:  # 民間企業へ派遣: a public servant only under 官民人事交流
+        classes.discard("dispatch_out")
+        classes.add("seconded" if "exchange" in classes else "contract")
+    if "exchange" in classes:
+        classes.add("seconded")
+    if "seconded" in classes:  # 民間企業へ出向中: the company is where they are seconded to
+        classes -= _PRIVATE
+    if classes & {"contract", "inbound"}:
+        return reason("status_contract", status=status)
+    if "aspirant" in classes:
+        return reason("status_aspiring", status=status)
+    if "prospective" in classes:
+        return reason("status_prospective", status=status)
+    if "special" in classes:
+        return reason("status_special_service", status=status)
+    negative = classes & {"negative", "private"}
+    if negative and classes & _CURRENT:
+        return reason("status_contradictory", status=status)
+    if negative:
+        hedge = [c for c in ("future", "hedge", "weak") if c in classes]
+        if marker is None and not hedge and not _FILLER.sub("", remainder.replace("、", "")):
+            return reason("status_not_public_servant", status=status)
+        word = marker.group() if marker else found[hedge[0]] if hedge else ""
+        if word:
+            return reason("status_hedged", status=status, marker=word)
+        return reason("status_unclear", status=status)
+    if "suspended" in classes:
+        return reason("status_suspended", status=status)
+    if classes & {"eligible", "seconded", "leave"}:
+        hedge_word = found.get("future") or found.get("hedge")
+        if hedge_word or marker is not None:
+            word = hedge_word or (marker.group() if marker else "")
+            return reason("status_hedged", status=status, marker=word)
+        if "seconded" in classes:
+            return reason("status_seconded", status=status)
+        if "leave" in classes:
+            return reason("status_on_leave", status=status)
+        return reason("status_eligible", status=status)
+    if "future" in classes or "hedge" in classes:
+        return reason("status_hedged", status=status, marker=found.get("future") or found["hedge"])
+    return reason("status_unclear", status=status)
 
 
 def consent_reason(consent: str) -> Reason:
@@ -433,27 +467,164 @@ def consent_reason(consent: str) -> Reason:
     return reason("consent_missing")
 
 
-def looks_like_organization_account(facebook_name: str, registry: Registry) -> bool:
-    """Whether a Facebook name looks like an organization's page rather than a person."""
+# -- Facebook name -----------------------------------------------------------------------------
+
+
+def organization_reading(facebook_name: str, registry: Registry) -> str | None:
+    """The word that makes a name read as an organization, department or service, or None."""
     text = unicodedata.normalize("NFKC", facebook_name).strip()
     compact = re.sub(r"\s+", "", text)
     if not compact:
+        return None
+    word = _ORG_WORDS_JA.search(compact)
+    if word:
+        return word.group()
+    for token in _NAME_SEPARATORS.split(text):
+        if len(token) >= 3 and _ORG_ENDINGS_JA.search(token):
+            return token
+    english = _ORG_WORDS_EN.search(text)
+    if english:
+        return english.group()
+    if registry.is_organization_name(text):
+        return text
+    return None
+
+
+def looks_like_organization_account(facebook_name: str, registry: Registry) -> bool:
+    """Whether a Facebook name looks like an organization's page rather than a person."""
+    return organization_reading(facebook_name, registry) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _PersonName:
+    """The applicant's name in every spelling the form gives: kanji, kana, romaji."""
+
+    written: str  # folded, no spaces (kanji, or however it was written)
+    kana: str  # folded to katakana, no spaces
+    romaji: frozenset[str]  # skeletons of each part and of the whole, in either order
+    unsplit: frozenset[str]  # skeletons of readings given without a space (ヤマダタロウ)
+    initials: frozenset[str]
+
+
+def _person_name(full_name: str, kana: str) -> _PersonName:
+    parts: list[str] = []
+    unsplit: list[str] = []
+    for text in (kana, full_name):
+        tokens = [
+            t for t in _NAME_SEPARATORS.split(unicodedata.normalize("NFKC", text).lower()) if t
+        ]
+        found = []
+        for token in tokens:
+            if _CJK_OR_KANA.search(token):
+                if not re.search(r"[\u3400-\u9fff々]", token):  # kana only
+                    found.append(skeleton(romanize(token)))
+            elif _LATIN.match(token):
+                found.append(skeleton(token))
+        if len(tokens) == 1 and found and len(found[0]) >= 5:
+            unsplit.append(found[0])
+        parts.extend(found)
+    parts = [p for p in parts if p]
+    romaji = set(parts)
+    if len(parts) >= 2:
+        romaji.add("".join(parts[:2]))
+        romaji.add("".join(reversed(parts[:2])))
+    return _PersonName(
+        written=normalize_name(full_name),
+        kana=normalize_name(kana),
+        romaji=frozenset(romaji),
+        unsplit=frozenset(unsplit),
+        initials=frozenset(p[0] for p in parts if p),
+    )
+
+
+def _token_matches(token: str, person: _PersonName) -> bool:
+    """Whether one part of a Facebook name is (part of) the applicant's name."""
+    norm = normalize_name(token)
+    if not norm:
         return False
-    if _ORG_WORDS_JA.search(compact) or _ORG_ENDINGS_JA.search(compact):
+    if _CJK_OR_KANA.search(norm):
+        for whole in (person.written, person.kana):
+            if not whole:
+                continue
+            if len(norm) >= 2 and norm in whole:
+                return True
+            if len(norm) == 1 and (whole.startswith(norm) or whole.endswith(norm)):
+                return True
+        return False
+    key = skeleton(norm)
+    if len(key) < 2:
+        return False
+    if key in person.romaji:
         return True
-    if _ORG_WORDS_EN.search(text):
-        return True
-    return registry.is_organization_name(compact)
+    return len(key) >= 3 and any(  # "Taro" in ヤマダタロウ, read without its space
+        len(whole) > len(key) and (whole.startswith(key) or whole.endswith(key))
+        for whole in person.unsplit
+    )
+
+
+def facebook_name_reasons(
+    facebook_name: str, full_name: str, kana: str, registry: Registry
+) -> list[Reason]:
+    """Is the Facebook name the applicant's own? Say which rule fired when it may not be."""
+    shown = facebook_name.strip()
+    if not shown:
+        return [reason("facebook_name_missing")]
+    person = _person_name(full_name, kana)
+    tokens = [
+        run
+        for t in _NAME_SEPARATORS.split(unicodedata.normalize("NFKC", shown))
+        for run in _SCRIPT_RUNS.findall(t)
+    ]
+    latin = "".join(t.lower() for t in tokens if not _CJK_OR_KANA.search(t))
+    matched = [t for t in tokens if _token_matches(t, person)]
+    if not matched and len(latin) > 2 and skeleton(latin) in person.romaji:
+        matched = [t for t in tokens if not _CJK_OR_KANA.search(t)]  # "Yamadataro"
+    rest = [t for t in tokens if t not in matched]
+    initials = [t for t in rest if len(t) == 1 and t.isascii() and t.isalpha()]
+    fitting_initials = [t for t in initials if t.lower() in person.initials]
+    if not matched and len(fitting_initials) >= 2 and len(fitting_initials) == len(tokens):
+        matched = fitting_initials  # "T. Y."
+    if matched:
+        rest = [t for t in rest if t not in fitting_initials]
+    reasons = []
+    word = organization_reading(" ".join(rest if matched else tokens), registry)
+    if word is not None:
+        reasons.append(reason("facebook_name_organization", facebook_name=shown, word=word))
+    if matched:
+        return reasons or [reason("facebook_name_matches", facebook_name=shown)]
+    comparable = any(_CJK_OR_KANA.search(t) for t in tokens) or bool(person.romaji)
+    if comparable:
+        reasons.append(reason("facebook_name_unrelated", facebook_name=shown))
+    elif word is None:
+        reasons.append(reason("facebook_name_unchecked", facebook_name=shown))
+    return reasons
 
 
 # -- verdict -----------------------------------------------------------------------------------
 
 
 def _organization_reasons(resolution: Resolution, text: str) -> list[Reason]:
-    if resolution.status == "resolved" and resolution.organization is not None:
-        return [reason("org_resolved", organization=resolution.organization.full_name)]
+    org = resolution.organization
+    if resolution.status == "resolved" and org is not None:
+        if resolution.via == "typo":
+            out = [reason("org_resolved_typo", typed=resolution.typed, organization=org.full_name)]
+        elif resolution.via == "domain":
+            out = [reason("org_resolved_by_domain", text=text, organization=org.full_name)]
+        else:
+            out = [reason("org_resolved", organization=org.full_name)]
+        if not org.public_servants:
+            out.append(reason("org_not_public", organization=org.full_name, body=org.category))
+        if resolution.extra:
+            out.append(
+                reason(
+                    "org_extra_text", text=text, organization=org.full_name, extra=resolution.extra
+                )
+            )
+        return out
     if not text.strip():
         return [reason("org_missing")]
+    if resolution.body:
+        return [reason("org_not_public", organization=text.strip(), body=resolution.body)]
     if resolution.status == "ambiguous":
         names = "、".join(c.full_name for c in resolution.candidates[:5])
         if len(resolution.candidates) > 5:
@@ -534,7 +705,11 @@ def _remembered(table: dict[Hashable, object], key: Hashable, compute: Callable[
     return value
 
 
-_status_reason = lru_cache(maxsize=_MEMO_SIZE)(status_reason)
+@lru_cache(maxsize=_MEMO_SIZE)
+def _status_reason(employment_status: str, choices: tuple[tuple[str, str], ...]) -> Reason:
+    return status_reason(employment_status, dict(choices) if choices else None)  # type: ignore[arg-type]
+
+
 _consent_reason = lru_cache(maxsize=_MEMO_SIZE)(consent_reason)
 _classify_email = lru_cache(maxsize=_MEMO_SIZE)(classify_email)
 
@@ -550,18 +725,57 @@ def _service_type_needs(service_type: str) -> bool | None:
     return None
 
 
+def fold_status_choices(choices: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """The `[verification] status_choices` table folded for look-up; bad meanings dropped."""
+    out = []
+    for text, meaning in (choices or {}).items():
+        if meaning in STATUS_CHOICES:
+            out.append((_fold(text), meaning))
+        else:
+            log.warning(
+                "status_choices: ignoring a choice whose meaning is not one of %s", STATUS_CHOICES
+            )
+    return tuple(sorted(out))
+
+
 _OrganizationSignals = tuple[Resolution, Organization | None, tuple[Reason, ...]]
 
 
 def _organization_signals(
-    registry: Registry, organization: str, prefecture: str
+    registry: Registry, organization: str, prefecture: str, domain: str | None
 ) -> _OrganizationSignals:
     """The resolution of the organization answer and its reasons, prefecture reasons included."""
-    resolution = registry.resolve(organization, prefecture_hint=prefecture or None)
+    resolution = registry.resolve(
+        organization, prefecture_hint=prefecture or None, email_domain=domain
+    )
     org = resolution.organization if resolution.status == "resolved" else None
     reasons = _organization_reasons(resolution, organization)
     reasons.extend(_prefecture_reasons_of(prefecture, org, registry))
     return resolution, org, tuple(reasons)
+
+
+def _organization_step(
+    memo: _Memo,
+    registry: Registry,
+    organization: str,
+    prefecture: str,
+    domain: str | None,
+    email_class: EmailClass,
+) -> _OrganizationSignals:
+    """Resolve without the mail domain; only a same-name or typo question asks for it."""
+    first = _remembered(
+        memo.organization,
+        (organization, prefecture, None),
+        lambda: _organization_signals(registry, organization, prefecture, None),
+    )
+    settled = first[0].status in ("resolved", "union") or bool(first[0].body)
+    if settled or email_class != "government":
+        return first
+    return _remembered(
+        memo.organization,
+        (organization, prefecture, domain),
+        lambda: _organization_signals(registry, organization, prefecture, domain),
+    )
 
 
 def verify(
@@ -570,17 +784,19 @@ def verify(
     *,
     duplicates: DuplicateFacts = DuplicateFacts(),
     extra_allowed_domains: frozenset[str] = frozenset(),
+    status_choices: tuple[tuple[str, str], ...] = (),
 ) -> Verdict:
-    """Compute the verdict on one application from its answers and the facts passed in."""
+    """Compute the verdict on one application from its answers and the facts passed in.
+
+    `status_choices` is `fold_status_choices(settings' [verification] status_choices)`.
+    """
     memo = _memo(registry)
     organization, prefecture = answers.organization, answers.prefecture
-    resolution, org, org_reasons = _remembered(
-        memo.organization,
-        (organization, prefecture),
-        lambda: _organization_signals(registry, organization, prefecture),
-    )
     domain = email_domain(answers.email)
     email_class = _classify_email(domain)
+    resolution, org, org_reasons = _organization_step(
+        memo, registry, organization, prefecture, domain, email_class
+    )
     org_code = org.code if org is not None else None
 
     reasons = list(org_reasons)
@@ -602,17 +818,16 @@ def verify(
                     organization=org.full_name,
                 )
             )
-    reasons.append(_status_reason(answers.employment_status))
+    reasons.append(_status_reason(answers.employment_status, status_choices))
     reasons.append(_consent_reason(answers.consent))
-    facebook_name = answers.facebook_name
-    if not facebook_name.strip():
-        reasons.append(reason("facebook_name_missing"))
-    elif _remembered(
-        memo.facebook,
-        facebook_name,
-        lambda: looks_like_organization_account(facebook_name, registry),
-    ):
-        reasons.append(reason("facebook_name_organization", facebook_name=facebook_name))
+    facebook_name, full_name, kana = answers.facebook_name, answers.full_name, answers.kana
+    reasons.extend(
+        _remembered(
+            memo.facebook,
+            (facebook_name, full_name, kana),
+            lambda: facebook_name_reasons(facebook_name, full_name, kana, registry),
+        )
+    )
     if duplicates.same_email or duplicates.same_name_and_org or duplicates.previously_rejected:
         reasons.extend(_duplicate_reasons(duplicates))
 
@@ -634,14 +849,17 @@ def _reason_order(r: Reason) -> int:
 
 
 def _conclude(codes: tuple[str, ...], org: Organization | None) -> VerdictStatus:
+    """Ineligible on an unambiguous answer; verified only when every signal is positive."""
     levels = {REASON_LEVELS[c] for c in codes}
     if "ineligible" in levels:
         return "ineligible"
     verified = (
         "review" not in levels
         and org is not None
-        and "org_resolved" in codes
+        and org.public_servants
+        and any(c in _ORG_OK for c in codes)
         and "consent_given" in codes
+        and "facebook_name_matches" in codes
         and any(c in _STATUS_OK for c in codes)
         and any(c in _EMAIL_OK for c in codes)
     )

@@ -107,3 +107,14 @@ def test_malformed_config_prints_one_line_and_exits_2(tmp_path: Path, content: s
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("cityhall: config error:")
     assert "Traceback" not in proc.stderr
+
+
+def test_status_choices_take_only_known_meanings() -> None:
+    from bot.config import ConfigError, parse_settings
+
+    settings = parse_settings(
+        {"verification": {"status_choices": {"在職中": "eligible", "その他": "review"}}}, env={}
+    )
+    assert settings.verification.status_choices == {"在職中": "eligible", "その他": "review"}
+    with pytest.raises(ConfigError, match=r"status_choices.*must be eligible, ineligible or review"):
+        parse_settings({"verification": {"status_choices": {"在職中": "yes"}}}, env={})

@@ -320,3 +320,224 @@ def test_resolution_is_fast(registry: Registry) -> None:
             registry.resolve(text, prefecture_hint="東京都")
     per_call = (time.perf_counter() - start) / 6000
     assert per_call < 100e-6
+
+
+# -- issue 12: bodies, names people type, namesakes -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "body"),
+    [
+        ("富山県土地開発公社", "富山県", "公社"),
+        ("富山市社会福祉協議会", "富山県", "社会福祉協議会"),
+        ("富山市観光協会", "富山県", "観光協会"),
+        ("富山県立大学", "富山県", "大学"),
+        ("国立大学法人東京大学", None, "国立大学法人"),
+        ("地方独立行政法人 大阪府立病院機構", "大阪府", "地方独立行政法人"),
+        ("JA富山市", None, "ja"),
+        ("株式会社富山市民プラザ", None, "株式会社"),
+        ("University of Toyama", None, "university"),
+    ],
+)
+def test_unknown_body_never_falls_back_to_the_place_it_starts_with(
+    registry: Registry, text: str, hint: str | None, body: str
+) -> None:
+    res = registry.resolve(text, prefecture_hint=hint)
+    assert (res.status, res.organization, res.body) == ("unresolved", None, body)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("国立病院機構", "N30500"),
+        ("独立行政法人国立病院機構 富山病院", "N30500"),
+        ("日本郵便株式会社", "N50300"),
+        ("NHK", "N50200"),
+    ],
+)
+def test_known_bodies_outside_government_resolve_flagged(
+    registry: Registry, text: str, code: str
+) -> None:
+    res = registry.resolve(text)
+    assert res.organization is not None and res.organization.code == code
+    assert not res.organization.public_servants
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("北海道開発局", "国土交通省"),
+        ("札幌開発建設部", "国土交通省"),
+        ("北陸地方整備局", "国土交通省"),
+        ("東京航空局", "国土交通省"),
+        ("北陸信越運輸局", "国土交通省"),
+        ("富山労働局", "厚生労働省"),
+        ("東海北陸厚生局", "厚生労働省"),
+        ("ハローワーク富山", "厚生労働省"),
+        ("成田空港検疫所", "厚生労働省"),
+        ("富山税務署", "国税庁"),
+        ("関東信越国税局", "国税庁"),
+        ("富山地方法務局", "法務省"),
+        ("沖縄総合事務局", "内閣府"),
+        ("関東財務局", "財務省"),
+        ("中部経済産業局", "経済産業省"),
+        ("北陸農政局", "農林水産省"),
+        ("大阪入国管理局", "出入国在留管理庁"),
+        ("名古屋出入国在留管理局", "出入国在留管理庁"),
+        ("新宿都税事務所", "東京都"),
+    ],
+)
+def test_regional_offices_resolve_to_their_ministry(
+    registry: Registry, text: str, name: str
+) -> None:
+    res = registry.resolve(text)
+    assert res.status == "resolved" and res.organization is not None
+    assert res.organization.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("Ministry of Internal Affairs and Communications", None, "N10000"),
+        ("Ministry of Land, Infrastructure, Transport and Tourism", None, "N18000"),
+        ("MLIT", None, "N18000"),
+        ("METI", None, "N17000"),
+        ("MOFA", None, "N12000"),
+        ("Digital Agency", None, "N07000"),
+        ("Japan Coast Guard", None, "N18400"),
+        ("Tokyo Metropolitan Government", None, "130001"),
+        ("Toyama Prefectural Government", None, "160008"),
+        ("Hokkaido Government", None, "010006"),
+        ("Osaka Prefecture", None, "270008"),
+        ("Toyama City Hall", None, "162019"),
+        ("City of Sapporo", None, "011002"),
+        ("Toyama-shi", None, "162019"),
+        ("Setagaya City", None, "131121"),
+        ("Kamiichi Town", None, "163228"),
+        ("Funahashi Village", None, "163210"),
+        ("Fuchu City", "東京都", "132063"),
+        ("Ōtsu City", None, "252018"),
+    ],
+)
+def test_official_english_names_resolve(
+    registry: Registry, text: str, hint: str | None, code: str
+) -> None:
+    res = registry.resolve(text, prefecture_hint=hint)
+    assert res.organization is not None and res.organization.code == code
+    assert res.via == "english"
+
+
+def test_an_english_name_cannot_start_inside_a_phrase(registry: Registry) -> None:
+    assert registry.resolve("Kami Fukuoka City").status == "unresolved"
+    assert registry.resolve("Fuchu City").status == "ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("とやまし", None, TOYAMA_CITY),
+        ("ﾄﾔﾏｼ", None, TOYAMA_CITY),
+        ("トヤマシヤクショ", None, TOYAMA_CITY),
+        ("とやまけん", None, TOYAMA_PREF),
+        ("ﾌﾁｭｳｼ", "広島県", "342084"),
+        ("せたがやく", None, "131121"),
+    ],
+)
+def test_kana_and_half_width_kana_readings_resolve(
+    registry: Registry, text: str, hint: str | None, code: str
+) -> None:
+    assert resolved_code(registry, text, hint) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "domain", "code"),
+    [
+        ("富山氏", "富山県", None, TOYAMA_CITY),
+        ("富山氏", None, "city.toyama.lg.jp", TOYAMA_CITY),
+        ("横浜巿", "神奈川県", None, YOKOHAMA),
+        ("世田谷句", "東京都", None, "131121"),
+        ("上市長", "富山県", None, "163228"),
+        ("熊元市", "熊本県", None, "431001"),
+    ],
+)
+def test_one_character_typo_resolves_when_confirmed(
+    registry: Registry, text: str, hint: str | None, domain: str | None, code: str
+) -> None:
+    res = registry.resolve(text, prefecture_hint=hint, email_domain=domain)
+    assert res.organization is not None and res.organization.code == code
+    assert (res.via, res.typed) == ("typo", normalize_name(text)[: len(res.typed)])
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "domain"),
+    [
+        ("富山氏", None, None),
+        ("富山氏", "石川県", None),  # a namesake in another prefecture is never guessed
+        ("富山氏", None, "city.kanazawa.lg.jp"),
+        ("横浜巿", None, None),
+        ("清水市", "静岡県", None),  # 清水町 is in 静岡県, but 市 is no typo of 町
+        ("東京都中央卸売市場", "東京都", None),  # department text is not a typo of 中央区
+    ],
+)
+def test_unconfirmed_typo_never_resolves_to_a_guess(
+    registry: Registry, text: str, hint: str | None, domain: str | None
+) -> None:
+    res = registry.resolve(text, prefecture_hint=hint, email_domain=domain)
+    assert res.via != "typo"
+    assert res.organization is None or res.organization.code == "130001"
+
+
+@pytest.mark.parametrize(
+    ("text", "domain", "code"),
+    [
+        ("府中市", "city.fuchu.tokyo.jp", "132063"),
+        ("府中市", "city.fuchu.hiroshima.jp", "342084"),
+        ("伊達市", "city.date.hokkaido.jp", "012335"),
+        ("森町", "town.mori.shizuoka.jp", "224618"),
+    ],
+)
+def test_mail_domain_settles_same_name_municipalities(
+    registry: Registry, text: str, domain: str, code: str
+) -> None:
+    res = registry.resolve(text, email_domain=domain)
+    assert res.organization is not None and res.organization.code == code
+    assert res.via == "domain"
+    assert registry.resolve(text, email_domain="city.fuchu.lg.jp").status == "ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("須恵町", "福岡県", "403440"),  # the registry writes 須惠町
+        ("須惠町", "福岡県", "403440"),
+        ("鯵ヶ沢町", None, "023213"),
+        ("飯館村", None, "075647"),
+        ("四条畷市", None, "272299"),
+    ],
+)
+def test_variant_kanji_in_both_directions(
+    registry: Registry, text: str, hint: str | None, code: str
+) -> None:
+    assert resolved_code(registry, text, hint) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("新津市", "新潟県"),
+        ("上福岡市", "埼玉県"),
+        ("天竜市", "静岡県"),
+        ("天竜市", None),
+        ("新津市", None),
+    ],
+)
+def test_a_name_inside_a_longer_word_is_not_a_namesake(
+    registry: Registry, text: str, hint: str | None
+) -> None:
+    assert registry.resolve(text, prefecture_hint=hint).organization is None
+
+
+def test_text_after_a_name_that_is_no_department_is_kept_as_extra(registry: Registry) -> None:
+    assert registry.resolve("富山市 まちづくり").extra == "まちづくり"
+    assert registry.resolve("富山市役所 企画管理部").extra == ""
+    assert registry.resolve("富山県立中央病院").extra == ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -130,8 +132,47 @@ def test_required_national_bodies_are_present_with_synthetic_codes(registry: Reg
     for org in national.values():
         assert org.code.startswith("N") and org.code[1:].isdigit()
         assert not is_valid_local_code(org.code)
-        assert org.email_domains and all(d.endswith(".go.jp") for d in org.email_domains)
+        assert org.email_domains and org.category
+        if org.public_servants:
+            assert all(d.endswith(".go.jp") for d in org.email_domains), org.name
         assert org.parent is None or registry.get(org.parent) is not None
+
+
+# 独立行政法人通則法 第2条第4項・第51条; 総務省「独立行政法人一覧」: the seven 行政執行法人.
+ADMINISTRATIVE_EXECUTION_AGENCIES = (
+    "国立公文書館 統計センター 造幣局 国立印刷局 農林水産消費安全技術センター "
+    "製品評価技術基盤機構 駐留軍等労働者労務管理機構"
+).split()
+
+
+def test_each_national_body_says_whether_its_staff_are_public_servants(
+    registry: Registry,
+) -> None:
+    national = {o.name: o for o in registry if o.kind == "national"}
+    executing = {n for n, o in national.items() if o.category == "行政執行法人"}
+    assert executing == set(ADMINISTRATIVE_EXECUTION_AGENCIES)
+    assert all(national[n].public_servants for n in executing)
+    assert all(national[n].public_servants for n in REQUIRED_NATIONAL)
+    for name in ("国立病院機構", "国際協力機構", "日本郵便", "日本放送協会", "日本銀行"):
+        assert not national[name].public_servants, name
+    assert all(o.public_servants for o in registry if o.is_local)
+
+
+def test_registry_cites_the_source_of_the_staff_status() -> None:
+    doc = json.loads(
+        (Path(__file__).resolve().parents[2] / "bot/onboarding/data/organizations.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    sources = " ".join(doc["sources"])
+    assert "独立行政法人通則法" in sources and "国立病院機構" in sources
+
+
+def test_official_english_names_and_abbreviations_are_listed(registry: Registry) -> None:
+    national = {o.name: o for o in registry if o.kind == "national"}
+    assert "MLIT" in national["国土交通省"].english
+    assert "Ministry of Internal Affairs and Communications" in national["総務省"].english
+    assert "Digital Agency" in national["デジタル庁"].english
 
 
 def test_organization_codes_are_unique() -> None:
