@@ -91,6 +91,12 @@ class MessengerSettings:
     timeout_seconds: float = 10.0
     rate_limit_per_second: float = 50.0
     human_agent_enabled: bool = False
+    # The Meta app's id: a message echo from another app id (or none) is a person writing from
+    # the Page inbox. Empty: only echoes without an app id count as a person's.
+    app_id: str = ""
+    human_quiet_hours: float = 24.0  # no automatic replies to free text after a human wrote
+    link_attempts_per_person: int = 5  # typed 申込番号 + email checks per PSID in 24 hours
+    link_attempts_per_code: int = 5  # … and per 申込番号 in 24 hours
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,12 @@ def _require(settings: Settings) -> None:
                 f"verification.status_choices.{choice!r}: must be eligible, ineligible or "
                 f"review, got {meaning!r}"
             )
+    m = settings.messenger
+    if m.human_quiet_hours < 0:
+        raise ConfigError("messenger.human_quiet_hours: must be 0 or more")
+    for key in ("link_attempts_per_person", "link_attempts_per_code"):
+        if getattr(m, key) < 1:
+            raise ConfigError(f"messenger.{key}: must be at least 1")
     try:
         ZoneInfo(settings.app.timezone)
     except (ZoneInfoNotFoundError, ValueError):

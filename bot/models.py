@@ -120,6 +120,26 @@ class MessengerIdentity(Base):
     disclosed_at: Mapped[datetime | None]  # automated-assistant disclosure sent
     unreachable_at: Mapped[datetime | None]
     unreachable_reason: Mapped[str] = mapped_column(Text, default="")
+    # A person (or another app) owns the thread until then: no automatic replies to free text.
+    quiet_until: Mapped[datetime | None]
+    # A 申込番号 typed in the chat, waiting for the registered email address (typed-code linking).
+    link_code: Mapped[str | None] = mapped_column(String(16))
+    link_code_at: Mapped[datetime | None]
+
+
+class LinkAttempt(Base):
+    """One check of a typed 申込番号 and email address, counted against the attempt limits."""
+
+    __tablename__ = "link_attempts"
+    __table_args__ = (
+        Index("ix_link_attempts_psid_at", "psid", "at"),
+        Index("ix_link_attempts_code_at", "code", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    psid: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # linked | mismatch
 
 
 class Application(Base):

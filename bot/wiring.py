@@ -10,10 +10,16 @@ if TYPE_CHECKING:
 
 def register_domain(runtime: Runtime) -> None:
     """Route inbound events and sent messages to the domain modules that own them."""
-    from bot.messaging.conversation import INTERACTIONS, handle_messenger_event
+    from bot.messaging.conversation import (
+        ECHO,
+        INTERACTIONS,
+        handle_messenger_echo,
+        handle_messenger_event,
+    )
     from bot.onboarding import invitations, notifications
 
     runtime.after_sent["confirmation"] = notifications.after_confirmation_sent
     runtime.after_sent["invitation"] = invitations.after_invitation_sent
     for kind in INTERACTIONS:
         runtime.inbox.register("messenger", kind, handle_messenger_event)
+    runtime.inbox.register("messenger", ECHO, handle_messenger_echo)

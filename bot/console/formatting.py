@@ -78,6 +78,10 @@ ACTION_LABELS = {
     "withdraw": "取り下げ",
     "expire": "期限切れ",
     "mark_duplicate": "重複",
+    "messenger_linked": "メッセンジャー連携",
+    "link_refused": "メッセンジャー連携の拒否",
+    "link_code_mismatch": "申込番号での連携：メール不一致",
+    "link_code_refused": "申込番号での連携：回数上限",
 }
 
 

@@ -2,7 +2,19 @@
 
 Every interaction opens the 24-hour window: the person's last interaction is recorded and
 whatever was waiting for them is released, in order. A referral (`ref` of an m.me link, from
-Get Started or from an existing thread) links the person to their application.
+Get Started or from an existing thread) links the person to their application; so does their
+申込番号 typed in the chat followed by their registered email address (see typed_codes.py).
+
+Humans own their threads (see quiet.py): an event under `standby[]` gets no automatic message
+at all (a referral in it still links, silently), and while a person is in quiet the bot does
+not answer free text nor confirm links; what the person explicitly asks the bot for (a menu
+button, a typed 申込番号 and its email) is still answered, and invitations still go.
+
+Linking is idempotent whatever the order of events and however many workers: every event of a
+person runs under a lock on that person's identity row (created with INSERT … ON CONFLICT DO
+NOTHING, then SELECT … FOR UPDATE; SQLite's single write lock does the same), and the
+application is locked before it is tied, so one person is linked once, with one "linked"
+reply and one audit entry.
 """
 
 from __future__ import annotations
@@ -10,17 +22,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert
+from bot.messaging import quiet, typed_codes
 from bot.messaging.compose import text_message
 from bot.messaging.outbox import enqueue_messenger, release_waiting
 from bot.messaging.texts import render
 from bot.models import Application, ApplicationStatus, InboundEvent, MessengerIdentity
 from bot.onboarding import lifecycle
+from bot.onboarding.codes import typed_registration_code
+from bot.onboarding.form_mapping import normalise_email
 from bot.onboarding.invitations import queue_invitations
 from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
 from bot.runtime import Runtime
@@ -38,6 +54,42 @@ CLOSED = {
     ApplicationStatus.DUPLICATE,
 }
 INTERACTIONS = ("message", "postback", "referral")
+ECHO = "echo"
+
+
+def lock_identity(session: Session, psid: str, now: datetime) -> MessengerIdentity:
+    """The person's identity, created on first contact and locked until this transaction ends.
+
+    Two workers handling events of the same person (a referral and a newer text, say) take
+    turns here instead of deciding side by side.
+    """
+    table = cast(Table, MessengerIdentity.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(table)
+        .values(psid=psid, created_at=now)
+        .on_conflict_do_nothing(index_elements=["psid"])
+    )
+    return session.scalars(
+        select(MessengerIdentity)
+        .where(MessengerIdentity.psid == psid)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _locked_application(session: Session, *where: ColumnElement[bool]) -> Application | None:
+    """The (not erased) application matching `where`, locked, as committed right now."""
+    return session.scalars(
+        select(Application)
+        .where(*where, Application.erased_at.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _is_open(app: Application) -> bool:
+    return ApplicationStatus(app.status) not in CLOSED
 
 
 class Conversation:
@@ -51,10 +103,36 @@ class Conversation:
         self.psid: str = self.data.get("person_psid") or self.data["sender_psid"]
         self.at: datetime = datetime.fromisoformat(self.data["timestamp"])
         self.now = runtime.now()
+        # Under standby[] another app or a person owns the thread: nothing automatic is sent.
+        self.standby = bool(self.data.get("standby"))
+        self.quiet = False  # a human owns the thread: no chatty replies (set by `handle`)
+        self.person: MessengerIdentity | None = None
 
     # -- replies --------------------------------------------------------------------------------
-    def reply(self, template: str, suffix: str = "", quick: bool = True, **context: Any) -> None:
-        """Queue a Japanese reply (a response inside the window), once per event."""
+    def reply(
+        self,
+        template: str,
+        suffix: str = "",
+        quick: bool = True,
+        chatty: bool = False,
+        **context: Any,
+    ) -> None:
+        """Queue a Japanese reply (a response inside the window), once per event.
+
+        Nothing goes under standby; a `chatty` reply (to free text, a link confirmation) does
+        not go while the person is in quiet either. The automated-assistant disclosure goes
+        before the first reply a person ever gets.
+        """
+        if self.standby or (chatty and self.quiet):
+            return
+        if self.person is not None and self.person.disclosed_at is None:
+            self.person.disclosed_at = self.now
+            self._queue_reply("disclosure", quick=False)
+        self._queue_reply(template, suffix, quick, **context)
+
+    def _queue_reply(
+        self, template: str, suffix: str = "", quick: bool = True, **context: Any
+    ) -> None:
         text = render(
             f"messenger_{template}",
             self.rt.settings.app.templates_dir,
@@ -78,24 +156,13 @@ class Conversation:
 
     # -- identity -------------------------------------------------------------------------------
     def identity(self) -> MessengerIdentity:
-        """The person's identity, created on first contact; records the interaction."""
-        identity = self.session.scalars(
-            select(MessengerIdentity).where(MessengerIdentity.psid == self.psid)
-        ).first()
-        if identity is None:
-            identity = MessengerIdentity(psid=self.psid, created_at=self.now)
-            self.session.add(identity)
-            self.session.flush()
+        """The person's identity (locked), created on first contact; records the interaction."""
+        identity = lock_identity(self.session, self.psid, self.now)
         if identity.last_interaction_at is None or identity.last_interaction_at < self.at:
             identity.last_interaction_at = self.at
         identity.unreachable_at = None
+        self.person = identity
         return identity
-
-    def disclose_once(self, identity: MessengerIdentity) -> None:
-        """The automated-assistant disclosure, on first contact."""
-        if identity.disclosed_at is None:
-            identity.disclosed_at = self.now
-            self.reply("disclosure", quick=False)
 
     def application_of(self, identity: MessengerIdentity) -> Application | None:
         """The application this person is linked to."""
@@ -104,19 +171,28 @@ class Conversation:
         ).first()
 
     # -- linking --------------------------------------------------------------------------------
-    def link(self, identity: MessengerIdentity, token: str) -> None:
+    def link_by_ref(self, identity: MessengerIdentity, token: str) -> None:
         """Tie this person to the application whose m.me link they opened."""
-        app = self.session.scalars(
-            select(Application).where(
-                Application.link_token == token, Application.erased_at.is_(None)
-            )
-        ).first()
-        if app is None or ApplicationStatus(app.status) in CLOSED:
+        app = _locked_application(self.session, Application.link_token == token)
+        if app is None or not _is_open(app):
             log.info("messenger link with an unknown or closed token")
-            self.reply("link_unknown")
+            self.reply("link_unknown", chatty=True)
             return
+        source = self.data.get("referral_source") or ""
+        self.link(identity, app, source=source, explicit=False)
+
+    def link(
+        self, identity: MessengerIdentity, app: Application, *, source: str, explicit: bool
+    ) -> None:
+        """Tie this person to `app` (locked, open), one person to one application.
+
+        A second person for an application is refused and reported to the secretariat; a person
+        already tied to another open application keeps it. `explicit`: the person asked for it
+        in so many words (typed code and email), so the replies go even in quiet.
+        """
+        chatty = not explicit
         if app.messenger_identity_id == identity.id:
-            self.reply("link_already", app=app)
+            self.reply("link_already", chatty=chatty, app=app)
             return
         if app.messenger_identity_id is not None:
             log.warning("application %s: a second Messenger identity tried its link", app.code)
@@ -125,26 +201,26 @@ class Conversation:
                 actor="messenger",
                 at=self.now,
                 action="link_refused",
-                detail={"reason": "already linked to another identity"},
+                detail={"reason": "already linked to another identity", "source": source},
             )
             raise_alert(
                 self.session,
                 kind="link_conflict",
                 key=app.code,
                 now=self.now,
-                message=f"申込番号 {app.code} のメッセンジャー連携リンクが、"
-                "別のアカウントから開かれました。確認してください。",
+                message=f"申込番号 {app.code} のメッセンジャー連携が、"
+                "別のアカウントから求められました。確認してください。",
                 notify=self.rt.settings.mail.secretariat_address,
             )
-            self.reply("link_used")
+            self.reply("link_used", chatty=chatty)
             return
         previous = self.application_of(identity)
         if previous is not None:
-            if ApplicationStatus(previous.status) not in CLOSED:
+            if _is_open(previous):
                 log.warning(
                     "messenger identity already linked to open application %s", previous.code
                 )
-                self.reply("link_other_open", app=previous)
+                self.reply("link_other_open", chatty=chatty, app=previous)
                 return
             previous.messenger_identity_id = None
             self.session.flush()
@@ -155,12 +231,13 @@ class Conversation:
             actor="messenger",
             at=self.now,
             action="messenger_linked",
-            detail={"source": self.data.get("referral_source") or ""},
+            detail={"source": source},
         )
         log.info("application %s linked to its Messenger identity", app.code)
         self.session.flush()
         self.reply(
             "linked",
+            chatty=chatty,
             app=app,
             approved=app.status in (ApplicationStatus.APPROVED, ApplicationStatus.INVITED),
         )
@@ -180,26 +257,114 @@ class Conversation:
         identity.first_name = profile.first_name or ""
         identity.last_name = profile.last_name or ""
 
+    # -- linking by a typed 申込番号 ---------------------------------------------------------------
+    def on_typed_code(self, identity: MessengerIdentity, code: str) -> None:
+        """The person typed a 申込番号: ask for the email address they registered with."""
+        linked = self.application_of(identity)
+        if linked is not None and _is_open(linked):
+            self.reply("link_already" if linked.code == code else "link_other_open", app=linked)
+            return
+        typed_codes.set_pending(identity, code, self.at)
+        self.reply("link_code_email", quick=False, code=code)
+
+    def on_typed_email(self, identity: MessengerIdentity, code: str, email: str) -> None:
+        """Link when the code and the email belong to the same open application."""
+        settings = self.rt.settings.messenger
+        # Locked first: concurrent guesses at one code are counted one after the other.
+        app = _locked_application(self.session, Application.code == code)
+        refused = typed_codes.limit_reached(
+            self.session, psid=self.psid, code=code, now=self.now, settings=settings
+        )
+        if refused is not None:
+            typed_codes.set_pending(identity, None, None)
+            self._refuse_guessing(app, code, refused)
+            self.reply("link_code_limit", quick=False)
+            return
+        matched = app is not None and _is_open(app) and normalise_email(app.email) == email
+        typed_codes.record_attempt(
+            self.session,
+            psid=self.psid,
+            code=code,
+            now=self.now,
+            outcome="linked" if matched else "mismatch",
+        )
+        if not matched or app is None:
+            if app is not None:
+                lifecycle.audit(
+                    app,
+                    actor="messenger",
+                    at=self.now,
+                    action="link_code_mismatch",
+                    detail={"source": "typed_code"},
+                )
+            log.info("typed registration code and email do not match an open application")
+            self.reply("link_code_mismatch", quick=False)
+            return
+        typed_codes.set_pending(identity, None, None)
+        self.link(identity, app, source="typed_code", explicit=True)
+
+    def _refuse_guessing(self, app: Application | None, code: str, limit: str) -> None:
+        log.warning("typed-code linking refused: %s limit reached", limit)
+        if app is None:
+            return
+        lifecycle.audit(
+            app,
+            actor="messenger",
+            at=self.now,
+            action="link_code_refused",
+            detail={"limit": limit},
+        )
+        if limit == "code":
+            cap = self.rt.settings.messenger.link_attempts_per_code
+            raise_alert(
+                self.session,
+                kind="link_code_guessing",
+                key=code,
+                now=self.now,
+                message=f"申込番号 {code} について、メッセンジャーでのメールアドレス照合が"
+                f"24時間で上限（{cap}回）に達しました。なりすましの可能性があります。",
+                notify=self.rt.settings.mail.secretariat_address,
+            )
+
     # -- handlers -------------------------------------------------------------------------------
     def handle(self) -> None:
         """Record the interaction, then route the event."""
         identity = self.identity()
-        self.disclose_once(identity)
+        if self.standby:
+            quiet.start_quiet(identity, self.at, self.rt.settings.messenger.human_quiet_hours)
+        self.quiet = quiet.in_quiet(identity, self.at)
         ref = self.data.get("ref")
         kind = self.data["kind"]
         if ref and kind in ("postback", "referral"):
-            self.link(identity, ref)
+            self.link_by_ref(identity, ref)
+        elif self.standby:
+            pass  # the thread's owner answers; standby postbacks carry no payload anyway
         elif kind == "postback":
             handler = MENU.get(self.data.get("postback_payload") or "", Conversation.on_unknown)
             handler(self, identity)
         elif kind == "message":
-            payload = self.data.get("quick_reply_payload")
-            if payload in MENU:
-                MENU[payload](self, identity)
-            else:
-                self.reply("free_text")
+            self.on_message(identity)
         # Everything that waited for the window goes now, in order (after the replies above).
         release_waiting(self.session, self.psid, self.now)
+
+    def on_message(self, identity: MessengerIdentity) -> None:
+        """A quick reply, a typed 申込番号 or its email address, or free text."""
+        payload = self.data.get("quick_reply_payload")
+        if payload in MENU:
+            MENU[payload](self, identity)
+            return
+        text = self.data.get("text") or ""
+        # An address first: "oc-7k3m9q@example.jp" holds a code-shaped part but is an address.
+        email = typed_codes.typed_email(text) if text else None
+        pending = typed_codes.pending_code(identity, self.at)
+        if email is not None and pending is not None:
+            self.on_typed_email(identity, pending, email)
+            return
+        code = typed_registration_code(text) if text and email is None else None
+        if code is not None:
+            self.on_typed_code(identity, code)
+            return
+        self.reply("free_text", chatty=True)
 
     def on_get_started(self, identity: MessengerIdentity) -> None:
         """Get Started without a referral: explain how to link."""
@@ -226,7 +391,7 @@ class Conversation:
 
     def on_unknown(self, identity: MessengerIdentity) -> None:
         """A postback the bot does not know (an old button): point to the menu."""
-        self.reply("free_text")
+        self.reply("free_text", chatty=True)
 
 
 MENU: dict[str, Callable[[Conversation, MessengerIdentity], None]] = {
@@ -240,6 +405,23 @@ MENU: dict[str, Callable[[Conversation, MessengerIdentity], None]] = {
 def handle_messenger_event(session: Session, event: InboundEvent, runtime: Runtime) -> None:
     """Inbox handler for Messenger interactions."""
     Conversation(session, event, runtime).handle()
+
+
+def handle_messenger_echo(session: Session, event: InboundEvent, runtime: Runtime) -> None:
+    """Inbox handler for message echoes: a person writing from the Page inbox starts quiet.
+
+    This app's own sends echo too and change nothing. An echo is not the person's
+    interaction: the 24-hour window stays as it was.
+    """
+    m = runtime.settings.messenger
+    if not quiet.is_human_echo(event.payload, m.app_id):
+        return
+    psid = event.payload.get("person_psid") or event.payload["recipient_id"]
+    identity = lock_identity(session, psid, runtime.now())
+    quiet.start_quiet(
+        identity, datetime.fromisoformat(event.payload["timestamp"]), m.human_quiet_hours
+    )
+    log.info("a person answers from the Page inbox: automatic replies paused")
 
 
 def persistent_menu() -> list[dict[str, Any]]:

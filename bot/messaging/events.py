@@ -11,6 +11,8 @@ Failure policy:
   usable timestamp...): it becomes an ``ItemError`` in ``ParsedWebhook.errors`` with its reason
   and raw value, and the good items of the same batch are still returned. The webhook stores
   both; nothing is dropped silently.
+* A message echo names the app that sent it (``app_id``): this app's own sends, or another
+  app's, or none (a person answering from the Page inbox); see ``bot.messaging.quiet``.
 * An item of a kind this module does not know (reactions, handover, account linking...) is a
   normal event with ``kind=EventKind.UNKNOWN``.
 
@@ -79,6 +81,7 @@ class MessengerEvent:
     watermark: datetime | None = None
     delivered_mids: tuple[str, ...] = ()
     standby: bool = False
+    app_id: str | None = None  # echoes: the app that sent the message (None: no app named)
 
     @property
     def person_psid(self) -> str:
@@ -223,7 +226,10 @@ def _classify(item: dict[str, Any], fields: dict[str, Any]) -> EventKind:
         is_echo = message.get("is_echo", False)
         if not isinstance(is_echo, bool):
             raise _ItemProblem("message.is_echo is not a boolean")
-        return EventKind.ECHO if is_echo else EventKind.MESSAGE
+        if not is_echo:
+            return EventKind.MESSAGE
+        fields["app_id"] = _app_id(message.get("app_id"))
+        return EventKind.ECHO
     if "postback" in item:
         postback = _object(item["postback"], "postback")
         fields["mid"] = _string(postback, "mid", "postback")
@@ -253,6 +259,17 @@ def _classify(item: dict[str, Any], fields: dict[str, Any]) -> EventKind:
         fields["ref"] = _string(optin, "ref", "optin")
         return EventKind.OPTIN
     return EventKind.UNKNOWN
+
+
+def _app_id(value: Any) -> str | None:
+    """An echo's `app_id` (a number in Meta's examples, a string in some) as text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    raise _ItemProblem("message.app_id is not an id")
 
 
 def _read_referral(value: Any, where: str, fields: dict[str, Any]) -> None:

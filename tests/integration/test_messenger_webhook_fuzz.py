@@ -23,7 +23,8 @@ from sqlalchemy import delete, select
 
 from bot import create_app
 from bot.messaging.events import EventKind, WebhookPayloadError, parse_webhook
-from bot.messaging.worker import RateLimiter, Worker
+from bot.messaging.rate import RateLimiter
+from bot.messaging.worker import Worker
 from bot.models import InboundEvent, MessengerIdentity, OutboundMessage
 from bot.runtime import Runtime
 from bot.webhooks.signature import sign

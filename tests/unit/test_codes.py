@@ -11,6 +11,7 @@ from bot.onboarding.codes import (
     new_link_token,
     new_registration_code,
     normalize_registration_code,
+    typed_registration_code,
 )
 
 
@@ -79,3 +80,31 @@ def test_link_token_is_url_safe_and_at_least_128_bits() -> None:
     for token in tokens:
         assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
         assert len(token) * 6 >= 128
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("OC-7K3M9Q", "OC-7K3M9Q"),
+        ("oc-7k3m9q", "OC-7K3M9Q"),
+        ("ＯＣ－７Ｋ３Ｍ９Ｑ", "OC-7K3M9Q"),  # full width
+        ("7K3M9Q", "OC-7K3M9Q"),  # without the prefix
+        ("7k3 m9q", "OC-7K3M9Q"),
+        ("７ｋ３　ｍ９ｑ", "OC-7K3M9Q"),
+        ("申込番号：7K3M9Q", "OC-7K3M9Q"),
+        ("7K3M9Q です。", "OC-7K3M9Q"),
+        ("申込番号は OC-7K3M9Q です", "OC-7K3M9Q"),
+        ("ABCDEF", "OC-ABCDEF"),  # capitals: a code
+        ("oc-abcdef", "OC-ABCDEF"),
+        ("7K3M9O", "OC-7K3M90"),  # O read as 0
+        ("thanks", None),  # a word, not a code
+        ("Thanks", None),
+        ("こんにちは", None),
+        ("7K3M9QX", None),  # seven characters
+        ("7K3M9", None),
+        ("申込番号を忘れました", None),
+        ("", None),
+    ],
+)
+def test_typed_code_in_a_chat_message(typed: str, expected: str | None) -> None:
+    assert typed_registration_code(typed) == expected

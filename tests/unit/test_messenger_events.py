@@ -140,6 +140,49 @@ def test_echo_is_its_own_kind_and_points_at_the_person() -> None:
     assert event.sender_psid == PAGE
 
 
+@pytest.mark.parametrize(
+    ("app_id", "expected"),
+    [(263902037430900, "263902037430900"), ("1517776481860111", "1517776481860111"), (None, None)],
+)
+def test_echo_names_the_app_that_sent_it(app_id: Any, expected: str | None) -> None:
+    message: dict[str, Any] = {"is_echo": True, "mid": "m_echo", "text": "担当の山田です"}
+    if app_id is not None:
+        message["app_id"] = app_id
+    echo = {"sender": {"id": PAGE}, "recipient": {"id": PSID}, "timestamp": TS, "message": message}
+    assert only_event(body(echo)).app_id == expected
+
+
+@pytest.mark.parametrize("app_id", [True, -1, "abc", 1.5, {"id": 1}])
+def test_echo_with_an_unreadable_app_id_is_reported(app_id: Any) -> None:
+    echo = item(message={"is_echo": True, "mid": "m_echo", "app_id": app_id})
+    parsed = parse_webhook(body(echo))
+    assert parsed.events == ()
+    assert [e.reason for e in parsed.errors] == ["message.app_id is not an id"]
+
+
+def test_echo_under_standby_is_flagged_as_standby() -> None:
+    # Meta's message_echoes reference, example 2: a Page inbox reply while another app owns it
+    raw = {
+        "object": "page",
+        "entry": [
+            {
+                "id": PAGE,
+                "time": TS,
+                "standby": [
+                    {
+                        "sender": {"id": PAGE},
+                        "recipient": {"id": PSID},
+                        "timestamp": TS,
+                        "message": {"mid": "m_s", "is_echo": True, "app_id": 263902037430900},
+                    }
+                ],
+            }
+        ],
+    }
+    event = only_event(json.dumps(raw))
+    assert (event.kind, event.standby, event.person_psid) == (EventKind.ECHO, True, PSID)
+
+
 def test_person_psid_is_sender_for_inbound_events() -> None:
     assert only_event(body(item(read={"watermark": TS}))).person_psid == PSID
 

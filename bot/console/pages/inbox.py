@@ -2,7 +2,8 @@
 
 A signed webhook item that cannot be read is stored as `invalid` with its reason, and one whose
 handler kept failing ends `dead` with its last error: nothing is dropped, and this page is where
-the secretariat sees them, retries a dead one or marks either as dealt with.
+the secretariat sees them, retries a dead one or marks either as dealt with. It also lists the
+people whose thread a human owns (the bot's automatic replies are paused for them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot import current_runtime
 from bot.console.actions import count_by_status, get_or_404, newest_page, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
-from bot.models import InboundEvent
+from bot.models import Application, InboundEvent, MessengerIdentity
 
 PROBLEMS = ("invalid", "dead")
 STATES = ("invalid", "dead", "pending", "leased", "done", "ignored", "dismissed")
@@ -40,6 +41,13 @@ def inbox_page() -> ResponseReturnValue:
             query = query.where(InboundEvent.status.in_(PROBLEMS))
         rows, more = newest_page(db, query, InboundEvent.id, before=before, size=PAGE)
         counts = count_by_status(db, InboundEvent.status)
+        human_threads = db.execute(
+            select(MessengerIdentity, Application.code)
+            .outerjoin(Application, Application.messenger_identity_id == MessengerIdentity.id)
+            .where(MessengerIdentity.quiet_until > rt.now())
+            .order_by(MessengerIdentity.quiet_until.desc())
+            .limit(PAGE)
+        ).all()
         html = render_template(
             "console/inbox.html",
             rows=rows,
@@ -49,6 +57,7 @@ def inbox_page() -> ResponseReturnValue:
             problems=sum(counts.get(s, 0) for s in PROBLEMS),
             state=state,
             states=STATES,
+            human_threads=human_threads,
         )
     return html
 
