@@ -324,6 +324,8 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     provider_message_id: Mapped[str] = mapped_column(String(200), default="")
+    # one entry per attempt that ended: {"at", "outcome", "error"} (no personal data)
+    history: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class SecretariatUser(Base):

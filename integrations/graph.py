@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from bot.messaging.compose import MessageLimitError, validate_message
 from integrations.ports import DeliveryError, FailureKind, SendResult
@@ -372,9 +373,18 @@ class GraphClient:
                 FailureKind.INVALID, f"Graph request invalid: {type(exc).__name__}"
             ) from None
         except requests.RequestException as exc:
-            log.warning("graph %s failed in transport: %s", operation, type(exc).__name__)
+            unknown = _may_have_arrived(exc)
+            log.warning(
+                "graph %s failed in transport: %s%s",
+                operation,
+                type(exc).__name__,
+                " (outcome unknown)" if unknown else "",
+            )
             raise DeliveryError(
-                FailureKind.RETRY, f"Graph request failed: {type(exc).__name__}"
+                FailureKind.RETRY,
+                f"Graph request failed: {type(exc).__name__}"
+                + (" after it was sent (outcome unknown)" if unknown else ""),
+                outcome_unknown=unknown,
             ) from None
 
         data = _json_or_none(response)
@@ -407,6 +417,23 @@ class GraphClient:
         for secret in (self._page_token, self._app_secret, self._proof):
             text = text.replace(secret, "***")
         return text
+
+
+def _may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a failed request may have reached Meta (so a retry may send a second copy).
+
+    Not when the connection was never made (refused, unknown host, connect timeout); yes after
+    it was (a read timeout, a reset or an aborted answer).
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.ChunkedEncodingError):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        cause = getattr(reason, "reason", reason)
+        return not isinstance(cause, urllib3.exceptions.NewConnectionError)
+    return False
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -30,6 +30,7 @@ class DeliveryError(Exception):
         retry_after: float | None = None,
         cause: str = "",
         unknown: bool = False,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -38,6 +39,9 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
         self.cause = cause  # what the condition is, in a few English words (no personal data)
         self.unknown = unknown  # no documented class: only this row fails, and it is alerted
+        # the request may have reached the provider (a read timeout, a reset after sending): a
+        # retry may deliver a second copy
+        self.outcome_unknown = outcome_unknown
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,15 @@ OUTBOX_LABELS = {
     "dead": "失敗",
     "cancelled": "取り消し",
 }
+ATTEMPT_LABELS = {  # how one send attempt ended (outbound_messages.history)
+    "sent": "送信済み",
+    "retry": "一時的な失敗（再試行）",
+    "unknown": "結果不明（届いた可能性あり）",
+    "outside_window": "受信枠外",
+    "unreachable": "相手に届かない",
+    "auth": "権限・トークンの問題（停止）",
+    "invalid": "送信内容の誤り",
+}
 INBOUND_LABELS = {
     "invalid": "読めない内容",
     "dead": "失敗",
@@ -91,7 +100,13 @@ def init_app(app: Flask, tz_name: str) -> None:
 
     tz = ZoneInfo(tz_name)
 
-    def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if isinstance(value, str):  # an ISO 8601 instant kept in a JSON column
+            try:
+                instant = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            return instant.astimezone(tz).strftime(fmt)
         return value.astimezone(tz).strftime(fmt) if value else ""
 
     app.jinja_env.filters["local_time"] = local_time
@@ -99,6 +114,7 @@ def init_app(app: Flask, tz_name: str) -> None:
         ("status_label", STATUS_LABELS),
         ("verdict_label", VERDICT_LABELS),
         ("outbox_label", OUTBOX_LABELS),
+        ("attempt_label", ATTEMPT_LABELS),
         ("inbound_label", INBOUND_LABELS),
         ("invitation_label", INVITATION_LABELS),
         ("kind_label", GROUP_KINDS),

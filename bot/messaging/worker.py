@@ -35,6 +35,14 @@ UNFINISHED = ("pending", "leased", outbox.WAITING)
 _CHANNEL_LABELS = {"messenger": "Messenger", "email": "メール"}
 
 
+def _record(row: OutboundMessage, at: datetime, outcome: str, exc: Exception | None = None) -> None:
+    """Add one attempt's end to the row's history (kept short; shown in the console)."""
+    entry: dict[str, Any] = {"at": at.isoformat(timespec="seconds"), "outcome": outcome}
+    if exc is not None:
+        entry["error"] = _error_text(exc)[:300]
+    row.history = [*(row.history or []), entry][-20:]
+
+
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
@@ -161,6 +169,7 @@ class Worker:
             now = self.rt.now()
             row.status, row.sent_at, row.lease_until = "sent", now, None
             row.provider_message_id, row.last_error = result.message_id, ""
+            _record(row, now, "sent")
             hook = self.rt.after_sent.get(row.purpose)
             if hook is not None:
                 hook(session, row, self.rt)
@@ -173,7 +182,16 @@ class Worker:
                 return "lost"
             now = self.rt.now()
             row.last_error, row.lease_until = _error_text(exc)[:2000], None
-            if exc.kind is FailureKind.RETRY and row.attempts < self.cfg.max_attempts:
+            unknown_before = any(h.get("outcome") == "unknown" for h in row.history or [])
+            _record(row, now, "unknown" if exc.outcome_unknown else exc.kind.value, exc)
+            if exc.outcome_unknown and unknown_before:
+                # Twice maybe delivered: a third try is more likely a duplicate than a help.
+                row.status = "dead"
+                row.last_error = (
+                    "outcome unknown twice (the message may have arrived): "
+                    "check the conversation before sending it again; " + row.last_error
+                )[:2000]
+            elif exc.kind is FailureKind.RETRY and row.attempts < self.cfg.max_attempts:
                 delay = exc.retry_after or backoff_delay(
                     row.attempts,
                     base=self.cfg.backoff_base_seconds,

@@ -9,6 +9,7 @@ fbtrace_id}}).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -161,3 +162,72 @@ def test_an_undocumented_pair_fails_only_its_own_rows_and_is_alerted_once(
     [(kind, key, message)] = open_alerts(runtime)
     assert (kind, key) == ("delivery_error_unknown", "messenger:10/9999999")
     assert "未知のエラー" in message
+
+
+class ResettingStandIn(StandIn):
+    """Reads each request, then closes the connection without answering (a reset after the
+    request left): the sender cannot know whether Meta got it."""
+
+    def __init__(self, resets: int) -> None:
+        super().__init__()
+        self.resets = resets
+        handler = self.server.RequestHandlerClass
+        original = handler.do_POST  # type: ignore[attr-defined]
+        stand_in = self
+
+        def do_post(request: Any) -> None:
+            if stand_in.resets > 0:
+                stand_in.resets -= 1
+                body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
+                stand_in.received.append(body["recipient"]["id"])
+                request.close_connection = True
+                request.connection.shutdown(2)
+                return
+            original(request)
+
+        handler.do_POST = do_post  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("resets", "status"), [(1, "sent"), (2, "dead")])
+def test_a_send_with_an_unknown_outcome_is_retried_once_with_its_history(
+    runtime: Runtime, resets: int, status: str
+) -> None:
+    stand_in = ResettingStandIn(resets)
+    runtime.messenger = GraphClient("page-token", "app-secret", base_url=stand_in.url, timeout=5)
+    with runtime.db.transaction() as session:
+        session.add(MessengerIdentity(psid="psid-one", last_interaction_at=runtime.now()))
+        outbox.enqueue_messenger(
+            session, key="test:one", psid="psid-one", message={"text": "招待"}, now=runtime.now()
+        )
+    worker = Worker(runtime)
+    worker.cfg = dataclasses.replace(worker.cfg, backoff_base_seconds=0, backoff_max_seconds=0)
+    for _ in range(4):
+        worker.run(once=True)
+    stand_in.server.shutdown()
+    with runtime.db.transaction() as session:
+        row = session.scalars(select(OutboundMessage)).one()
+        outcomes = [entry["outcome"] for entry in row.history]
+        assert (row.status, outcomes) == (status, ["unknown"] * resets + ["sent"] * (resets == 1))
+        if status == "dead":
+            assert row.last_error.startswith("outcome unknown twice")
+    assert stand_in.received.count("psid-one") == 2
+
+
+def test_the_console_shows_a_send_that_may_have_arrived_twice(runtime: Runtime) -> None:
+    from tests.integration.test_console_helpers import logged_in
+
+    stand_in = ResettingStandIn(1)
+    runtime.messenger = GraphClient("page-token", "app-secret", base_url=stand_in.url, timeout=5)
+    with runtime.db.transaction() as session:
+        session.add(MessengerIdentity(psid="psid-one", last_interaction_at=runtime.now()))
+        outbox.enqueue_messenger(
+            session, key="test:one", psid="psid-one", message={"text": "招待"}, now=runtime.now()
+        )
+    worker = Worker(runtime)
+    worker.cfg = dataclasses.replace(worker.cfg, backoff_base_seconds=0, backoff_max_seconds=0)
+    worker.run(once=True)
+    worker.run(once=True)
+    stand_in.server.shutdown()
+    html = logged_in(runtime, "boss", "admin").get("/console/outbox").get_data(as_text=True)
+    assert "試行の履歴（2）" in html and "重複の可能性" in html
+    assert "結果不明（届いた可能性あり）" in html and "送信済み" in html
