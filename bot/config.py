@@ -136,6 +136,13 @@ class ConsoleSettings:
 
 @dataclass(frozen=True)
 class JobsSettings:
+    """Schedules, and how late a missed run may still happen.
+
+    A cron job `<name>` has a catch-up grace `<name>_grace_minutes`: a clock that becomes leader
+    runs the job's latest missed run if it was due at most that long ago, else skips it. An
+    interval job (the forms poll) always runs its latest missed poll.
+    """
+
     sync_forms_minutes: int = 2
     join_request_reminders: str = "0 10 * * *"  # cron, Asia/Tokyo
     messenger_link_reminders: str = "30 10 * * *"
@@ -144,8 +151,15 @@ class JobsSettings:
     capacity_alerts: str = "0 * * * *"
     secretariat_digest: str = "0 8 * * *"
     retention: str = "30 3 * * *"
-    lease_seconds: int = 60  # only one clock leads; another takes over after this
-    misfire_grace_seconds: int = 3600  # a cron run late by more than this is skipped
+    join_request_reminders_grace_minutes: int = 24 * 60
+    messenger_link_reminders_grace_minutes: int = 24 * 60
+    orientation_grace_minutes: int = 6 * 60  # the day's session reminders, before the evening
+    cohort_rollover_grace_minutes: int = 24 * 60
+    capacity_alerts_grace_minutes: int = 60  # hourly: only the latest
+    secretariat_digest_grace_minutes: int = 6 * 60  # a morning digest, not an evening one
+    retention_grace_minutes: int = 24 * 60
+    lease_seconds: int = 60  # only one clock leads; another takes over within this
+    misfire_grace_seconds: int = 0  # no longer used (see the *_grace_minutes keys); warned about
     cohort_lead_days: int = 7  # check next month's cohort group this many days ahead
     capacity_alert_percent: int = 90  # alert when a group is this full
 

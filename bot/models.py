@@ -411,14 +411,23 @@ class Lease(Base):
 
 
 class JobRun(Base):
-    """One run of a scheduled job and how it ended."""
+    """One run of a job, or one scheduled run skipped, and how it ended.
+
+    A scheduled run is named by the time it was scheduled for, so each is made (or skipped)
+    once: `scheduled_for` is unique per job, and empty for a run started by hand.
+    """
 
     __tablename__ = "job_runs"
+    __table_args__ = (Index("ux_job_runs_job_scheduled_for", "job", "scheduled_for", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(60), index=True)
+    scheduled_for: Mapped[datetime | None]
+    # schedule | catch-up | manual; empty on runs recorded before this column existed
+    started_by: Mapped[str] = mapped_column(String(16), server_default="")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[str] = mapped_column(String(16), default="running")  # ok | error
+    # running | ok | error | interrupted | skipped (scheduled, but past its catch-up grace)
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
     detail: Mapped[str] = mapped_column(Text, default="")
 
 

@@ -3,9 +3,10 @@
 One `fetch()` is one `values.get` (one read of the 60/min quota) of the whole worksheet, with
 unformatted values and serial-number dates, so "0901234" stays text and nothing is numericised.
 The spreadsheet's metadata (worksheet title, time zone) is read once, on the first fetch.
-Transient failures (429, 5xx, timeouts, connection errors) are retried with bounded exponential
-backoff and full jitter; past the bound, or on a permanent error, `FormSourceError` is raised
-with one English line that never contains a cell value.
+Transient failures (429, 5xx, timeouts, connection errors, and a 200 whose body is cut short or
+garbled: not JSON, or JSON of the wrong shape) are retried with bounded exponential backoff and
+full jitter; past the bound, or on a permanent error, `FormSourceError` is raised with one
+English line that never contains a cell value.
 
 Every request goes through one `AuthorizedSession` made here, so each one (token refresh
 included) carries the configured timeout. google-auth's Regional Access Boundary lookup, which
@@ -15,10 +16,12 @@ locked google-auth; `SheetsFormSource` warns when it is switched on.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,6 +58,12 @@ _TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     auth_exceptions.TransportError,
 )
+# What decoding a 200's body raises when it is not JSON (requests' error is both of these).
+_UNDECODABLE = (json.JSONDecodeError, requests.exceptions.InvalidJSONError)
+UNREADABLE_ANSWER = "Google Sheets returned an unreadable answer"
+_NOT_JSON = "HTTP 200, not valid JSON (cut short or garbled)"
+_WRONG_SHAPE = "HTTP 200, JSON of an unexpected shape"
+_NOT_A_TOKEN = "the token endpoint's HTTP 200 held no readable token"
 
 T = TypeVar("T")
 
@@ -70,10 +79,17 @@ class FormSourceError(Exception):
 class _Transient(Exception):
     """A failure worth retrying; `reason` is short and safe to log."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, unreadable: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.unreadable = unreadable  # what was wrong with a 200's body, if that was the failure
+
+
+def _unreadable(detail: str) -> _Transient:
+    return _Transient(f"unreadable answer: {detail}", unreadable=detail)
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,7 @@ class SheetsFormSource:
                 lambda: opened.client.http_client.values_get(
                     self.spreadsheet_id, quoted, params=dict(_VALUES_PARAMS)
                 ),
+                readable=_is_values_body,
             )
         except FormSourceError as error:
             if not error.transient:
@@ -175,6 +192,7 @@ class SheetsFormSource:
                 self.spreadsheet_id,
                 params={"includeGridData": "false", "fields": _METADATA_FIELDS},
             ),
+            readable=_is_metadata,
         )
         titles = [
             sheet.get("properties", {}).get("title", "") for sheet in metadata.get("sheets", [])
@@ -195,16 +213,17 @@ class SheetsFormSource:
         log.info("opened form spreadsheet, worksheet %r, time zone %s", title, timezone)
         return self._opened
 
-    def _with_retries(self, what: str, call: Callable[[], T]) -> T:
+    def _with_retries(
+        self, what: str, call: Callable[[], T], *, readable: Callable[[Any], bool]
+    ) -> T:
+        """Call until it answers readably, at most `max_attempts` times."""
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._classified(call)
+                return self._classified(call, readable)
             except _Transient as failure:
                 if attempt == self.max_attempts:
                     raise FormSourceError(
-                        f"Google Sheets {what} failed {attempt} times, last: {failure.reason}; "
-                        "giving up until the next poll",
-                        transient=True,
+                        _giving_up(what, attempt, failure), transient=True
                     ) from None
                 delay = self._backoff(attempt, failure.retry_after)
                 log.warning(
@@ -226,9 +245,11 @@ class SheetsFormSource:
             delay = max(delay, min(retry_after, self.max_delay))
         return delay
 
-    def _classified(self, call: Callable[[], T]) -> T:
+    def _classified(self, call: Callable[[], T], readable: Callable[[Any], bool]) -> T:
         try:
-            return call()
+            answer = call()
+        except _UNDECODABLE:
+            raise _unreadable(_NOT_JSON) from None
         except APIError as error:
             raise self._api_failure(error) from None
         except auth_exceptions.RefreshError as error:
@@ -240,6 +261,14 @@ class SheetsFormSource:
             ) from None
         except _TRANSIENT_EXCEPTIONS as error:
             raise _Transient(type(error).__name__) from None
+        except (TypeError, KeyError, ValueError) as error:
+            # google-auth reads a garbled token answer as a string and indexes it
+            if not _raised_in_google_auth(error):
+                raise
+            raise _unreadable(_NOT_A_TOKEN) from None
+        if not readable(answer):
+            raise _unreadable(_WRONG_SHAPE)
+        return answer
 
     def _api_failure(self, error: APIError) -> Exception:
         status = error.response.status_code
@@ -262,6 +291,46 @@ class SheetsFormSource:
                 "HTTP 404: spreadsheet not found; check forms.spreadsheet_id, and " + share
             )
         return FormSourceError(f"HTTP {status}: Google Sheets refused the request")
+
+
+def _giving_up(what: str, attempts: int, last: _Transient) -> str:
+    """The one line a poll ends with when retries ran out."""
+    if last.unreadable:
+        return (
+            f"{UNREADABLE_ANSWER} to {what}: {last.unreadable}; "
+            f"{attempts} attempts, giving up until the next poll"
+        )
+    return (
+        f"Google Sheets {what} failed {attempts} times, last: {last.reason}; "
+        "giving up until the next poll"
+    )
+
+
+def _raised_in_google_auth(error: BaseException) -> bool:
+    """Whether the error was raised by google-auth's own code (reading a token answer)."""
+    module = ""
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        module = str(frame.f_globals.get("__name__", ""))
+    return module.startswith(("google.auth.", "google.oauth2."))
+
+
+def _is_values_body(body: Any) -> bool:
+    """A `values.get` answer: an object whose `values`, if any, is a list of rows (lists)."""
+    if not isinstance(body, dict):
+        return False
+    values = body.get("values", [])
+    return isinstance(values, list) and all(isinstance(row, list) for row in values)
+
+
+def _is_metadata(body: Any) -> bool:
+    """A spreadsheet metadata answer: an object with `properties` and a list of `sheets`."""
+    if not isinstance(body, dict) or not isinstance(body.get("properties", {}), dict):
+        return False
+    sheets = body.get("sheets", [])
+    return isinstance(sheets, list) and all(
+        isinstance(sheet, dict) and isinstance(sheet.get("properties", {}), dict)
+        for sheet in sheets
+    )
 
 
 def _load_credentials(

@@ -33,8 +33,10 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 
 def job_table(runtime: Any) -> list[dict[str, Any]]:
-    """Each job with its schedule, next run and last run (times in the configured zone)."""
+    """Each job with its schedule, next run, last run, and the last scheduled time that was run,
+    caught up or skipped, and why (times in the configured zone)."""
     from bot.models import JobRun
+    from jobs.clock import duration
     from jobs.registry import JOBS
     from jobs.schedule import check_settings, describe, next_run
 
@@ -42,44 +44,83 @@ def job_table(runtime: Any) -> list[dict[str, Any]]:
     tz = settings.tz
     triggers = check_settings(settings)
     now = runtime.now().astimezone(tz)
+
+    def local(at: Any) -> str | None:
+        return at.astimezone(tz).isoformat() if at else None
+
     rows = []
     with runtime.db.transaction() as session:
         latest = dict(
-            session.execute(select(JobRun.job, func.max(JobRun.id)).group_by(JobRun.job))
+            session.execute(
+                select(JobRun.job, func.max(JobRun.id))
+                .where(JobRun.outcome != "skipped")
+                .group_by(JobRun.job)
+            )
+            .tuples()
+            .all()
+        )
+        scheduled = dict(
+            session.execute(
+                select(JobRun.job, func.max(JobRun.scheduled_for))
+                .where(JobRun.scheduled_for.is_not(None))
+                .group_by(JobRun.job)
+            )
             .tuples()
             .all()
         )
         for spec in JOBS:
             last = session.get(JobRun, latest[spec.name]) if spec.name in latest else None
+            made = None
+            if scheduled.get(spec.name) is not None:
+                made = session.scalars(
+                    select(JobRun).where(
+                        JobRun.job == spec.name, JobRun.scheduled_for == scheduled[spec.name]
+                    )
+                ).first()
+            handled, why = "", ""
+            if made is not None and made.scheduled_for is not None:
+                if made.outcome == "skipped":
+                    handled, why = "skipped", made.detail
+                elif made.started_by == "catch-up":
+                    late = duration(made.started_at - made.scheduled_for)
+                    handled, why = "caught up", f"missed at its time, made {late} late"
+                else:
+                    handled = "run"
             upcoming = next_run(triggers[spec.name], now)
             rows.append(
                 {
                     "name": spec.name,
                     "schedule": describe(spec, settings),
-                    "next_run": upcoming.astimezone(tz).isoformat() if upcoming else None,
-                    "last_run": last.started_at.astimezone(tz).isoformat() if last else None,
+                    "next_run": local(upcoming),
+                    "last_run": local(last.started_at) if last else None,
                     "outcome": last.outcome if last else None,
                     "detail": last.detail if last else "",
+                    "last_scheduled": local(made.scheduled_for) if made else None,
+                    "handled": handled or None,  # run | caught up | skipped
+                    "scheduled_outcome": made.outcome if made else None,
+                    "why": why,
                 }
             )
     return rows
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    """Show each job, its schedule, next run, last run and outcome."""
+    """Show each job, its schedule, next run, last run and outcome, and the last scheduled time
+    that was run, caught up or skipped, and why."""
     runtime = _runtime(args)
     rows = job_table(runtime)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     print(
-        f"{'JOB':<26}{'SCHEDULE':<16}{'NEXT RUN':<18}{'LAST RUN':<18}OUTCOME   "
-        f"({runtime.settings.app.timezone})"
+        f"{'JOB':<26}{'SCHEDULE':<16}{'NEXT RUN':<18}{'LAST RUN':<18}{'OUTCOME':<13}"
+        f"{'LAST SCHEDULED':<18}{'AS':<11}WHY   ({runtime.settings.app.timezone})"
     )
     for r in rows:
         print(
             f"{r['name']:<26}{r['schedule']:<16}{_short(r['next_run']):<18}"
-            f"{_short(r['last_run']):<18}{r['outcome'] or '-'}"
+            f"{_short(r['last_run']):<18}{r['outcome'] or '-':<13}"
+            f"{_short(r['last_scheduled']):<18}{r['handled'] or '-':<11}{r['why']}".rstrip()
         )
     return 0
 
@@ -99,7 +140,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         return 1
     from jobs.runner import run_job
 
-    result = run_job(_runtime(args), spec, trigger="manual")
+    result = run_job(_runtime(args), spec, started_by="manual")
     if result.outcome != "ok":
         print(f"cityhall: job {spec.name} failed: {result.detail}", file=sys.stderr)
         return 1
@@ -113,7 +154,7 @@ def register(sub: Any, add: Add) -> None:
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
         dest="jobs_cmd", required=True, metavar="COMMAND"
     )
-    p = add("list", cmd_jobs_list, "show each job, its schedule, next and last run", jobs)
+    p = add("list", cmd_jobs_list, "show each job, its schedule, last run and catch-up", jobs)
     p.add_argument("--json", action="store_true")
     p = add("run", cmd_jobs_run, "run one job now", jobs)
     p.add_argument("name", metavar="NAME")

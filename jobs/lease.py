@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,11 @@ def acquire(session: Session, name: str, holder: str, *, now: datetime, seconds:
         .execution_options(synchronize_session=False)
     )
     return updated.first() is not None
+
+
+def expires_at(session: Session, name: str) -> datetime | None:
+    """When the lease `name` runs out (whoever holds it); None if nobody does."""
+    return session.scalar(select(Lease.expires_at).where(Lease.name == name))
 
 
 def release(session: Session, name: str, holder: str) -> bool:

@@ -6,7 +6,8 @@ codes, organization, prefecture and dates. Their audit history keeps who did wha
 not the free-text reasons nor the before/after values of edited answers (only which questions
 changed). An anonymous ApplicationStat row and an audit entry (no personal data) are left;
 `erased_at` marks the application so a second run skips it.
-Job-run history older than `job_runs_days` is pruned too, and so are webhook events received more
+Job-run history older than `job_runs_days` is pruned too (but for each job's latest scheduled
+run, which tells a new leader what was made), and so are webhook events received more
 than `inbound_days` ago once handled (done, ignored, dismissed): they hold PSIDs and message
 text. Unreadable and failed events stay until someone deals with them in the console.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.models import (
     Application,
@@ -55,9 +56,15 @@ def run(ctx: JobContext) -> str:
     ).all()
     for app in apps:
         erase(ctx, app)
+    latest_scheduled = (
+        select(func.max(JobRun.id)).where(JobRun.scheduled_for.is_not(None)).group_by(JobRun.job)
+    )
     pruned = ctx.session.execute(
         delete(JobRun)
-        .where(JobRun.started_at < ctx.now - timedelta(days=ctx.settings.retention.job_runs_days))
+        .where(
+            JobRun.started_at < ctx.now - timedelta(days=ctx.settings.retention.job_runs_days),
+            JobRun.id.not_in(latest_scheduled),
+        )
         .returning(JobRun.id)
         .execution_options(synchronize_session=False)
     ).all()

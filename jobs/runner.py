@@ -16,8 +16,10 @@ from bot.messaging.outbox import enqueue_email
 from bot.messaging.texts import render
 from bot.models import JobRun
 from bot.onboarding.lifecycle import DomainError
+from bot.outage import failure_class
 from bot.runtime import Runtime
 from jobs.context import JobContext
+from jobs.error_source import error_source, raised_at
 from jobs.registry import JobSpec
 
 log = logging.getLogger(__name__)
@@ -40,18 +42,19 @@ class JobResult:
 
 
 def describe_error(exc: BaseException) -> str:
-    """Name the error and where it was raised, without its message (which may hold personal
-    data, e.g. SQL parameters) unless its kind is known to be safe to show."""
-    where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}"
+    """Name the outside system the error came from, the error, and where in this project's code
+    it was raised ("Google Sheets: JSONDecodeError at sheets.py:160 in fetch"), without its
+    message (which may hold personal data, e.g. SQL parameters) unless its kind is known to be
+    safe to show."""
+    source = error_source(exc)
+    frame = raised_at(exc)
+    where = f" at {Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else ""
     safe = isinstance(exc, DomainError) or any(
         cls.__name__ in SAFE_MESSAGE_ERRORS for cls in type(exc).__mro__
     )
     text = f": {exc}" if safe else ""
-    return f"{type(exc).__name__}{text}{where}"[:1000]
+    prefix = f"{source}: " if source else ""
+    return f"{prefix}{failure_class(exc)}{text}{where}"[:1000]
 
 
 def close_interrupted_runs(session: Session, now: datetime) -> int:
@@ -75,20 +78,61 @@ def close_interrupted_runs(session: Session, now: datetime) -> int:
     return len(stale)
 
 
-def run_job(runtime: Runtime, spec: JobSpec, *, trigger: str = "schedule") -> JobResult:
-    """Run `spec` now; an exception is recorded, logged and reported, never raised."""
-    with runtime.db.transaction() as session:
-        close_interrupted_runs(session, runtime.now())
-        record = JobRun(
-            job=spec.name,
-            started_at=runtime.now(),
-            outcome="running",
-            detail=f"started ({trigger})",
+def begin_run(
+    session: Session,
+    job: str,
+    now: datetime,
+    *,
+    started_by: str,
+    scheduled_for: datetime | None = None,
+) -> int:
+    """Record a run as started (in the caller's transaction, e.g. the one that claimed it)."""
+    close_interrupted_runs(session, now)
+    record = JobRun(
+        job=job,
+        scheduled_for=scheduled_for,
+        started_by=started_by,
+        started_at=now,
+        outcome="running",
+        detail=f"started ({started_by})",
+    )
+    session.add(record)
+    session.flush()
+    return record.id
+
+
+def record_skip(
+    session: Session,
+    job: str,
+    scheduled_for: datetime,
+    now: datetime,
+    *,
+    started_by: str,
+    why: str,
+) -> None:
+    """Record a scheduled run that will not be made, and why (shown by `jobs list`)."""
+    session.add(
+        JobRun(
+            job=job,
+            scheduled_for=scheduled_for,
+            started_by=started_by,
+            started_at=now,
+            finished_at=now,
+            outcome="skipped",
+            detail=why[:2000],
         )
-        session.add(record)
-        session.flush()
-        run_id = record.id
-    log.info("job %s started (%s, run %s)", spec.name, trigger, run_id)
+    )
+
+
+def run_job(
+    runtime: Runtime, spec: JobSpec, *, started_by: str = "manual", run_id: int | None = None
+) -> JobResult:
+    """Run `spec` now, as the run `run_id` if already begun; an exception is recorded, logged
+    and reported, never raised."""
+    if run_id is None:
+        with runtime.db.transaction() as session:
+            run_id = begin_run(session, spec.name, runtime.now(), started_by=started_by)
+    log.info("job %s started (%s, run %s)", spec.name, started_by, run_id)
     try:
         with runtime.db.transaction() as session:
             now = runtime.now()

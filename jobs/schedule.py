@@ -2,6 +2,9 @@
 
 Crontab weekdays are translated: in crontab 0 (and 7) is Sunday, while APScheduler 3.x counts
 from Monday = 0 (a known mismatch it cannot fix in 3.x), so "0 9 * * 1" must mean Monday here.
+
+A run is named by the time it was scheduled for (`last_due`), never by when a clock got to it:
+every clock computes the same times, so a late clock knows which run it owes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from jobs.registry import JOBS, JobSpec
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # Interval runs are aligned on a fixed origin so that every clock computes the same run times.
 _INTERVAL_ORIGIN = datetime(2000, 1, 1)
+# How far back `last_due` looks for a job's latest run when it knows of none (a yearly cron's).
+MAX_LOOKBACK = timedelta(days=400)
 
 
 def _weekday_number(token: str) -> int:
@@ -96,14 +101,33 @@ def describe(spec: JobSpec, settings: Settings) -> str:
     return f"every {value} min" if isinstance(value, int) else str(value)
 
 
+def catch_up_grace(spec: JobSpec, settings: Settings) -> timedelta:
+    """How late a job's missed run may still be made; ConfigError naming the key if invalid.
+
+    A cron job's grace is `[jobs] <its schedule key>_grace_minutes`. An interval job's grace is
+    its interval: its latest run is always within it, so a new leader always makes the latest
+    poll (and only that one).
+    """
+    schedule = getattr(settings.jobs, spec.setting)
+    if isinstance(schedule, int):
+        return timedelta(minutes=schedule)
+    key = f"{spec.setting}_grace_minutes"
+    minutes = getattr(settings.jobs, key, None)
+    if not isinstance(minutes, int):
+        raise ConfigError(f"jobs.{key}: not a setting; every cron job needs its catch-up grace")
+    if minutes < 1:
+        raise ConfigError(f"jobs.{key}: must be at least 1 minute, got {minutes}")
+    return timedelta(minutes=minutes)
+
+
 def check_settings(settings: Settings, jobs: tuple[JobSpec, ...] = JOBS) -> dict[str, BaseTrigger]:
     """Validate every schedule and the settings jobs rely on; return the triggers by job name."""
     triggers = {spec.name: trigger_for(spec, settings) for spec in jobs}
     j = settings.jobs
     if j.lease_seconds < 3:
         raise ConfigError(f"jobs.lease_seconds: must be at least 3, got {j.lease_seconds}")
-    if j.misfire_grace_seconds < 1:
-        raise ConfigError("jobs.misfire_grace_seconds: must be at least 1")
+    for spec in jobs:
+        catch_up_grace(spec, settings)
     if not 1 <= j.capacity_alert_percent <= 100:
         raise ConfigError("jobs.capacity_alert_percent: expected 1 to 100")
     if j.cohort_lead_days < 0:
@@ -139,3 +163,21 @@ def latest_run(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> date
         latest = fire
         fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
     return latest
+
+
+def last_due(trigger: BaseTrigger, now: datetime, after: datetime | None = None) -> datetime | None:
+    """The trigger's latest fire time in (after, now]: the run a job is owed at `now`.
+
+    Searched backwards in widening windows, so a poll every minute costs a few steps however
+    long ago `after` is; without `after`, no further back than MAX_LOOKBACK.
+    """
+    floor = now - MAX_LOOKBACK if after is None else max(after, now - MAX_LOOKBACK)
+    window = timedelta(hours=1)
+    while True:
+        start = max(now - window, floor)
+        fire = latest_run(trigger, now, now - start)
+        if fire is not None and fire > floor:
+            return fire
+        if start <= floor:
+            return None
+        window *= 8

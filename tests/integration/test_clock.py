@@ -27,6 +27,7 @@ from jobs.registry import JobSpec
 from jobs.runner import run_job
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+JST_MORNING = datetime(2026, 11, 20, 1, 0, 30, tzinfo=UTC)  # 10:00:30 in Tokyo
 PERSONAL_ADDRESS = "taro.yamada@city.toyama.lg.jp"
 
 
@@ -160,7 +161,9 @@ def test_two_clocks_started_together_run_each_job_once(
             ("gamma", "sync_forms_minutes"),
         )
     )
-    clocks = [Clock(runtime, jobs=specs), Clock(second_runtime(), jobs=specs)]
+    other = second_runtime()
+    runtime.now = other.now = lambda: JST_MORNING  # which scheduled runs are due: fixed
+    clocks = [Clock(runtime, jobs=specs), Clock(other, jobs=specs)]
     try:
         for clock in clocks:
             clock.start()
@@ -180,6 +183,11 @@ def test_two_clocks_started_together_run_each_job_once(
     assert sorted(r.job for r in runs) == ["alpha", "beta", "gamma"]
     assert {r.outcome for r in runs} == {"ok"}
     assert all(r.finished_at is not None and r.detail.endswith("done") for r in runs)
+    assert {r.job: r.scheduled_for for r in runs} == {
+        "alpha": datetime(2026, 11, 20, 1, 0, tzinfo=UTC),  # 10:00 in Tokyo
+        "beta": datetime(2026, 11, 20, 0, 0, tzinfo=UTC),  # 09:00, an hour ago: within grace
+        "gamma": datetime(2026, 11, 20, 1, 0, tzinfo=UTC),  # the 2-minute poll of 10:00
+    }
 
 
 def test_follower_takes_over_when_the_leader_stops_renewing(
@@ -221,8 +229,10 @@ def test_follower_skips_scheduled_runs_and_the_leader_runs_them(
 ) -> None:
     recorder = Recorder()
     specs = (JobSpec("alpha", recorder.job("alpha"), "orientation"),)
+    other = second_runtime()
+    runtime.now = other.now = lambda: JST_MORNING
     leader = Clock(runtime, jobs=specs, holder="leader")
-    follower = Clock(second_runtime(), jobs=specs, holder="follower")
+    follower = Clock(other, jobs=specs, holder="follower")
     assert leader.heartbeat() and not follower.heartbeat()
     assert follower.fire("alpha") is None
     result = leader.fire("alpha")
@@ -254,6 +264,8 @@ def test_a_failing_job_is_recorded_and_reported_and_the_others_keep_running(
         JobSpec("boom", recorder.job("boom", fail=True), "orientation"),
         JobSpec("fine", recorder.job("fine"), "retention"),
     )
+    today = [JST_MORNING]  # 10:00:30 in Tokyo: boom's 09:00 and fine's 03:30 are due
+    runtime.now = lambda: today[0]
     clock = Clock(runtime, jobs=specs)
     caplog.set_level(logging.INFO)
     try:
@@ -264,7 +276,8 @@ def test_a_failing_job_is_recorded_and_reported_and_the_others_keep_running(
             clock.scheduler.modify_job(spec.name, next_run_time=fire_at)
         assert wait_until(lambda: len([r for r in job_runs(runtime) if r.finished_at]) == 2)
         assert clock.scheduler.running
-        # still scheduling: the failing job runs again later, and so does the other
+        # still scheduling: the failing job runs again the next day
+        today[0] += timedelta(days=1)
         clock.scheduler.modify_job("boom", next_run_time=datetime.now(runtime.settings.tz))
         assert wait_until(lambda: len([r for r in job_runs(runtime) if r.finished_at]) == 3)
     finally:
@@ -374,14 +387,18 @@ def test_the_real_jobs_are_scheduled_in_tokyo_time(runtime: Runtime) -> None:
             "secretariat-digest",
             "retention",
             "clock-lease",
+            "clock-catch-up",
         }
         retention = jobs["retention"].next_run_time
         assert retention.utcoffset() == timedelta(hours=9)
         assert (retention.hour, retention.minute) == (3, 30)
         for name in ("retention", "sync-forms"):
             assert jobs[name].coalesce is True and jobs[name].max_instances == 1
-        assert jobs["retention"].misfire_grace_time == 3600
-        assert jobs["sync-forms"].misfire_grace_time == 120
+            # however late APScheduler gets to a run, the clock decides by the job's grace
+            assert jobs[name].misfire_grace_time is None
+        assert clock.grace["retention"] == timedelta(hours=24)
+        assert clock.grace["secretariat-digest"] == timedelta(hours=6)
+        assert clock.grace["sync-forms"] == timedelta(minutes=2)  # its latest poll, always
     finally:
         scheduler.shutdown(wait=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +13,15 @@ import pytest
 
 from bot.config import ConfigError, Settings, parse_settings
 from jobs.registry import JOBS, UnknownJob, find
-from jobs.schedule import check_settings, describe, latest_run, next_run, parse_cron
+from jobs.schedule import (
+    catch_up_grace,
+    check_settings,
+    describe,
+    last_due,
+    latest_run,
+    next_run,
+    parse_cron,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -137,3 +146,56 @@ def test_latest_run_names_the_scheduled_run_being_made(settings: Settings) -> No
 def test_unknown_job_names_the_known_ones() -> None:
     with pytest.raises(UnknownJob, match="unknown job 'nope'; one of: sync-forms, "):
         find("nope")
+
+
+def test_last_due_is_the_latest_run_after_the_last_one_made(settings: Settings) -> None:
+    digest = check_settings(settings)["secretariat-digest"]  # 0 8 * * *
+    now = jst(2026, 11, 20, 14, 30)
+    assert last_due(digest, now) == jst(2026, 11, 20, 8, 0)
+    assert last_due(digest, now, after=jst(2026, 11, 19, 8, 0)) == jst(2026, 11, 20, 8, 0)
+    assert last_due(digest, now, after=jst(2026, 11, 20, 8, 0)) is None  # made already
+    assert last_due(digest, jst(2026, 11, 20, 8, 0)) == jst(2026, 11, 20, 8, 0)  # due at once
+    assert last_due(digest, jst(2026, 11, 20, 7, 59, 59)) == jst(2026, 11, 19, 8, 0)
+    weekly = parse_cron("0 9 * * 1", JST)
+    assert last_due(weekly, jst(2026, 11, 20, 12, 0)) == jst(2026, 11, 16, 9, 0)
+    monthly = parse_cron("0 21 1 * *", JST)
+    assert last_due(monthly, jst(2026, 11, 30, 12, 0)) == jst(2026, 11, 1, 21, 0)
+
+
+def test_last_due_of_a_poll_is_quick_however_long_ago_the_last_one_was(
+    settings: Settings,
+) -> None:
+    every_minute = check_settings(with_jobs(settings, sync_forms_minutes=1))["sync-forms"]
+    now = jst(2026, 11, 20, 10, 3, 10)
+    started = time.perf_counter()
+    assert last_due(every_minute, now, after=now - timedelta(days=300)) == jst(2026, 11, 20, 10, 3)
+    assert last_due(every_minute, now) == jst(2026, 11, 20, 10, 3)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_each_job_has_a_catch_up_grace_that_fits_it(settings: Settings) -> None:
+    grace = {spec.name: catch_up_grace(spec, settings) for spec in JOBS}
+    hour = timedelta(hours=1)
+    assert grace == {
+        "sync-forms": timedelta(minutes=2),  # its interval: the latest poll, always
+        "join-request-reminders": 24 * hour,
+        "messenger-link-reminders": 24 * hour,
+        "orientation": 6 * hour,  # the day's sessions, announced before the evening
+        "cohort-rollover": 24 * hour,
+        "capacity-alerts": hour,  # hourly: the latest only
+        "secretariat-digest": 6 * hour,  # a morning digest, not an evening one
+        "retention": 24 * hour,
+    }
+
+
+def test_catch_up_graces_are_read_from_the_jobs_table() -> None:
+    settings = parse_settings(
+        {"jobs": {"secretariat_digest_grace_minutes": 90, "sync_forms_minutes": 5}}, env={}
+    )
+    assert catch_up_grace(find("secretariat-digest"), settings) == timedelta(minutes=90)
+    assert catch_up_grace(find("sync-forms"), settings) == timedelta(minutes=5)
+
+
+def test_a_grace_below_a_minute_stops_start_up_naming_the_key(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match=r"^jobs\.retention_grace_minutes: must be at least 1"):
+        check_settings(with_jobs(settings, retention_grace_minutes=0))

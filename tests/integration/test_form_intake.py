@@ -515,6 +515,63 @@ def test_timeouts_forever_fail_clearly_and_write_nothing(
     assert writes == []
 
 
+def test_a_garbled_answer_then_a_good_one_takes_everything_in_once(
+    form: Runtime, google: responses.RequestsMock
+) -> None:
+    google.get(VALUES_URL, body='{"values": [["タイムスタンプ", "メールアドレス"], [46346.5, "m.ya')
+    sheet = FakeSheet(google, rows=[response_row(TOYAMA), response_row(MLIT)])
+    assert sync_forms(form).new == 2
+    assert len(calls_to(google, VALUES_URL)) == 2
+    assert sorted(a.email for a in applications(form)) == sorted([TOYAMA, MLIT])
+    # the next poll answers garbled again, then well: nothing is duplicated
+    google.replace(responses.GET, VALUES_URL, body='{"values": [[')
+    FakeSheet(google, rows=sheet.rows)  # and the same sheet right after
+    counts = sync_forms(form)
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 0, 2)
+    assert len(applications(form)) == 2
+
+
+def test_garbled_answers_forever_fail_clearly_write_nothing_and_lose_nothing(
+    form: Runtime, google: responses.RequestsMock
+) -> None:
+    google.get(VALUES_URL, body="<html>taro@example.jp", content_type="application/json")
+    before = snapshot_of_tables(form)
+    with counting_writes(form.db.engine) as writes:
+        with pytest.raises(
+            FormSourceError,
+            match=r"^Google Sheets returned an unreadable answer to values\.get: HTTP 200, not "
+            r"valid JSON \(cut short or garbled\); 3 attempts, giving up until the next poll$",
+        ):
+            sync_forms(form)
+    assert writes == [] and snapshot_of_tables(form) == before
+    assert len(calls_to(google, VALUES_URL)) == 3  # bounded
+    # the next poll reads the sheet well and takes every row in, once
+    google.remove(responses.GET, VALUES_URL)
+    FakeSheet(google, rows=[response_row(TOYAMA), response_row(YOKOHAMA)])
+    assert sync_forms(form).new == 2
+    assert sync_forms(form).unchanged == 2
+    assert sorted(a.email for a in applications(form)) == sorted([TOYAMA, YOKOHAMA])
+
+
+def test_the_sync_job_failing_on_a_garbled_answer_names_google_sheets(
+    form: Runtime, google: responses.RequestsMock
+) -> None:
+    from jobs.registry import find
+    from jobs.runner import run_job
+
+    google.get(VALUES_URL, body='{"values": [[', content_type="application/json")
+    result = run_job(form, find("sync-forms"))
+    assert result.outcome == "error"
+    assert result.detail.startswith(
+        "Google Sheets: FormSourceError: Google Sheets returned an unreadable answer to values.get"
+    )
+    for where in ("models.py", "decoder.py", "JSONDecodeError", "\n"):
+        assert where not in result.detail
+    with form.db.transaction() as session:
+        (alert,) = session.scalars(select(Alert).where(Alert.kind == "job_failed")).all()
+    assert alert.message == f"定期ジョブ「sync-forms」が失敗しました: {result.detail}"
+
+
 # -- dry run, emails, CLI ---------------------------------------------------------------------
 def test_dry_run_reports_the_counts_and_writes_nothing(form: Runtime, sheet: FakeSheet) -> None:
     before = snapshot_of_tables(form)

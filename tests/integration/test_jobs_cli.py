@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -122,3 +124,89 @@ def test_a_bad_cron_string_is_a_config_error_naming_the_key(
     assert err.startswith("cityhall: config error: jobs.retention: invalid cron expression")
     assert cli.main(["--config", str(config), "clock"]) == 2
     assert "jobs.retention" in capsys.readouterr().err
+
+
+def test_jobs_list_shows_the_last_scheduled_time_run_caught_up_or_skipped_and_why(
+    config: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tz = ZoneInfo("Asia/Tokyo")
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            session.add_all(
+                [
+                    JobRun(  # on time
+                        job="capacity-alerts",
+                        scheduled_for=datetime(2026, 11, 20, 9, 0, tzinfo=tz),
+                        started_by="schedule",
+                        started_at=datetime(2026, 11, 20, 9, 0, 0, 200000, tzinfo=tz),
+                        finished_at=datetime(2026, 11, 20, 9, 0, 1, tzinfo=tz),
+                        outcome="ok",
+                        detail="0 alerts",
+                    ),
+                    JobRun(  # made late by the clock that took over
+                        job="secretariat-digest",
+                        scheduled_for=datetime(2026, 11, 20, 8, 0, tzinfo=tz),
+                        started_by="catch-up",
+                        started_at=datetime(2026, 11, 20, 8, 0, 41, tzinfo=tz),
+                        finished_at=datetime(2026, 11, 20, 8, 0, 42, tzinfo=tz),
+                        outcome="ok",
+                        detail="digest queued",
+                    ),
+                    JobRun(  # a run by hand, before the skip
+                        job="retention",
+                        started_by="manual",
+                        started_at=datetime(2026, 11, 18, 12, 0, tzinfo=tz),
+                        finished_at=datetime(2026, 11, 18, 12, 0, 2, tzinfo=tz),
+                        outcome="ok",
+                        detail="erased 0",
+                    ),
+                    JobRun(  # every clock was down for two days
+                        job="retention",
+                        scheduled_for=datetime(2026, 11, 19, 4, 0, tzinfo=tz),
+                        started_by="catch-up",
+                        started_at=datetime(2026, 11, 20, 9, 30, tzinfo=tz),
+                        finished_at=datetime(2026, 11, 20, 9, 30, tzinfo=tz),
+                        outcome="skipped",
+                        detail="29 h 30 min late, past its catch-up grace of 24 h",
+                    ),
+                ]
+            )
+    finally:
+        db.dispose()
+
+    assert cli.main(["--config", str(config), "jobs", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:9] == [
+        "JOB", "SCHEDULE", "NEXT", "RUN", "LAST", "RUN", "OUTCOME", "LAST", "SCHEDULED"
+    ]  # fmt: skip
+    assert "AS" in out[0].split() and "WHY" in out[0].split()
+    lines = {line.split()[0]: line for line in out[1:]}
+    assert list(lines) == JOB_NAMES
+    assert lines["capacity-alerts"].endswith("2026-11-20 09:00  run")
+    assert lines["secretariat-digest"].endswith(
+        "2026-11-20 08:00  caught up  missed at its time, made 41 s late"
+    )
+    retention = lines["retention"]
+    assert "2026-11-18 12:00  ok" in retention  # the last run: the one by hand
+    assert retention.endswith(
+        "2026-11-19 04:00  skipped    29 h 30 min late, past its catch-up grace of 24 h"
+    )
+    assert lines["orientation"].split()[-1] == "-"  # never scheduled yet: nothing to say
+
+    assert cli.main(["--config", str(config), "jobs", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["retention"] | {"next_run": None} == {
+        "name": "retention",
+        "schedule": "0 4 * * 0",
+        "next_run": None,
+        "last_run": "2026-11-18T12:00:00+09:00",
+        "outcome": "ok",
+        "detail": "erased 0",
+        "last_scheduled": "2026-11-19T04:00:00+09:00",
+        "handled": "skipped",
+        "scheduled_outcome": "skipped",
+        "why": "29 h 30 min late, past its catch-up grace of 24 h",
+    }
+    assert rows["secretariat-digest"]["handled"] == "caught up"
+    assert rows["orientation"]["last_scheduled"] is None and rows["orientation"]["handled"] is None

@@ -256,6 +256,20 @@ def test_old_job_run_history_is_pruned(runtime: Runtime) -> None:
     assert len(kept) == 2
 
 
+def test_each_jobs_latest_scheduled_run_outlives_the_pruning(runtime: Runtime) -> None:
+    """A monthly job's last run tells a new leader it was made: it is not pruned away."""
+    from bot.models import JobRun
+
+    with runtime.db.transaction() as session:
+        for days in (70, 40):
+            at = NOW - timedelta(days=days)
+            session.add(JobRun(job="monthly", scheduled_for=at, started_at=at, outcome="ok"))
+    assert run_at(runtime, NOW) == "erased 0, pruned 1 job runs"
+    with runtime.db.transaction() as session:
+        kept = session.scalars(select(JobRun.scheduled_for).where(JobRun.job == "monthly")).all()
+    assert kept == [NOW - timedelta(days=40)]
+
+
 def test_handled_inbound_events_are_pruned_and_unhandled_ones_kept(runtime: Runtime) -> None:
     from bot.models import InboundEvent
 

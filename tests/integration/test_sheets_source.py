@@ -272,6 +272,108 @@ def test_retry_after_header_is_respected_within_max_delay(
     assert delays == [4]
 
 
+# A 200 whose body is cut short or garbled (a proxy, a dropped connection): the first cell
+# values of the sheet are in some of them, and must never reach a message or a log line.
+UNREADABLE_BODIES = {
+    "truncated": '{"values": [["タイムスタンプ", "メールアドレス"], [46346.5, "taro@exam',
+    "cut_after_bracket": '{"values": [[',
+    "html": "<html><body>taro@example.jp: Service temporarily unavailable</body></html>",
+    "binary": b"\x1f\x8b\x08\x00taro@example.jp\xff\xfe",
+    "empty": "",
+    "null": "null",
+    "not_an_object": '[["taro@example.jp"]]',
+    "values_not_rows": '{"values": "taro@example.jp"}',
+}
+
+
+@pytest.mark.parametrize("body", UNREADABLE_BODIES.values(), ids=UNREADABLE_BODIES.keys())
+def test_an_unreadable_answer_is_retried_then_read(
+    google: responses.RequestsMock,
+    service_account_info: dict[str, str],
+    body: str | bytes,
+) -> None:
+    google.get(META_URL, json=metadata())
+    google.get(VALUES_URL, body=body, content_type="application/json")
+    google.get(VALUES_URL, json=values_body())
+    delays: list[float] = []
+    snapshot = source(service_account_info, sleep=delays.append).fetch()
+    assert snapshot.rows == VALUES[1:]
+    assert len(calls_to(google, VALUES_URL)) == 2
+    assert len(delays) == 1
+
+
+@pytest.mark.parametrize("body", UNREADABLE_BODIES.values(), ids=UNREADABLE_BODIES.keys())
+def test_unreadable_answers_forever_end_in_one_clear_line(
+    google: responses.RequestsMock,
+    service_account_info: dict[str, str],
+    body: str | bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG", logger="integrations")
+    google.get(META_URL, json=metadata())
+    google.get(VALUES_URL, body=body, content_type="application/json")
+    delays: list[float] = []
+    form = source(service_account_info, max_attempts=4, sleep=delays.append)
+    with pytest.raises(FormSourceError) as caught:
+        form.fetch()
+    message = str(caught.value)
+    assert message.startswith("Google Sheets returned an unreadable answer to values.get: HTTP 200")
+    assert message.endswith("; 4 attempts, giving up until the next poll")
+    assert "\n" not in message
+    assert caught.value.transient  # like 429/5xx: the next poll starts afresh
+    assert len(calls_to(google, VALUES_URL)) == 4  # bounded like the other retries
+    assert len(delays) == 3
+    for text in (message, caplog.text):
+        assert "taro" not in text and "タイムスタンプ" not in text
+        assert "decoder" not in text and "Expecting" not in text and "line 1 column" not in text
+    # the spreadsheet was read fine: the next poll does not read its metadata again
+    google.replace(responses.GET, VALUES_URL, json=values_body())
+    assert form.fetch().rows == VALUES[1:]
+    assert len(calls_to(google, META_URL)) == 1
+
+
+def test_an_unreadable_metadata_answer_is_retried(
+    google: responses.RequestsMock, service_account_info: dict[str, str]
+) -> None:
+    google.get(META_URL, body='{"spreadsheetId": "1AbC", "sheets": [{"prop')
+    google.get(META_URL, body='{"sheets": "フォームの回答 1"}')
+    google.get(META_URL, json=metadata())
+    google.get(VALUES_URL, json=values_body())
+    assert source(service_account_info).fetch().header == VALUES[0]
+    assert len(calls_to(google, META_URL)) == 3
+
+
+def test_unreadable_metadata_forever_is_one_clear_line(
+    google: responses.RequestsMock, service_account_info: dict[str, str]
+) -> None:
+    google.get(META_URL, body='{"spreadsheetId": ')
+    with pytest.raises(FormSourceError) as caught:
+        source(service_account_info, max_attempts=2).fetch()
+    assert str(caught.value) == (
+        "Google Sheets returned an unreadable answer to spreadsheet metadata: HTTP 200, not valid"
+        " JSON (cut short or garbled); 2 attempts, giving up until the next poll"
+    )
+    assert caught.value.transient
+
+
+def test_an_unreadable_token_answer_is_retried_not_a_traceback(
+    google: responses.RequestsMock, service_account_info: dict[str, str]
+) -> None:
+    google.replace(responses.POST, TOKEN_URL, body='{"access_token": "ya29.', status=200)
+    google.add(
+        responses.POST,
+        TOKEN_URL,
+        json={"access_token": "ya29.test-token", "expires_in": 3600, "token_type": "Bearer"},
+    )
+    google.get(META_URL, json=metadata())
+    google.get(VALUES_URL, json=values_body())
+    assert source(service_account_info).fetch().rows == VALUES[1:]
+    assert len(calls_to(google, TOKEN_URL)) == 2
+    google.replace(responses.POST, TOKEN_URL, body="<html>", status=200)
+    with pytest.raises(FormSourceError, match="unreadable answer to spreadsheet metadata: the tok"):
+        source(service_account_info, max_attempts=2).fetch()
+
+
 @pytest.mark.parametrize(
     "error",
     [

@@ -116,5 +116,7 @@ def test_status_choices_take_only_known_meanings() -> None:
         {"verification": {"status_choices": {"在職中": "eligible", "その他": "review"}}}, env={}
     )
     assert settings.verification.status_choices == {"在職中": "eligible", "その他": "review"}
-    with pytest.raises(ConfigError, match=r"status_choices.*must be eligible, ineligible or review"):
+    with pytest.raises(
+        ConfigError, match=r"status_choices.*must be eligible, ineligible or review"
+    ):
         parse_settings({"verification": {"status_choices": {"在職中": "yes"}}}, env={})
