@@ -97,6 +97,11 @@ class MessengerSettings:
     human_quiet_hours: float = 24.0  # no automatic replies to free text after a human wrote
     link_attempts_per_person: int = 5  # typed 申込番号 + email checks per PSID in 24 hours
     link_attempts_per_code: int = 5  # … and per 申込番号 in 24 hours
+    # Outside the 24-hour window, send invitations and orientation reminders as Page utility
+    # template messages (messaging_type UTILITY) once their template is APPROVED. Needs the
+    # page_utility_messaging permission; templates are created by `cityhall messenger templates
+    # sync`. Off: those messages wait for the person to open the thread.
+    utility_templates: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ if TYPE_CHECKING:
 
 def register_domain(runtime: Runtime) -> None:
     """Route inbound events and sent messages to the domain modules that own them."""
+    from bot.messaging import utility
     from bot.messaging.conversation import (
         ECHO,
         INTERACTIONS,
         handle_messenger_echo,
         handle_messenger_event,
     )
+    from bot.messaging.events import EventKind
     from bot.onboarding import invitations, notifications
 
     runtime.after_sent["confirmation"] = notifications.after_confirmation_sent
@@ -23,3 +25,6 @@ def register_domain(runtime: Runtime) -> None:
     for kind in INTERACTIONS:
         runtime.inbox.register("messenger", kind, handle_messenger_event)
     runtime.inbox.register("messenger", ECHO, handle_messenger_echo)
+    runtime.inbox.register(
+        "messenger", str(EventKind.TEMPLATE_STATUS), utility.handle_template_status
+    )

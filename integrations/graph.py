@@ -1,4 +1,4 @@
-"""Meta Graph API adapter: Send API, User Profile API and Messenger Profile API over requests.
+"""Meta Graph API adapter: Send, User Profile, Messenger Profile and Page message templates APIs.
 
 Every call carries ``access_token`` and ``appsecret_proof`` (HMAC-SHA256 of the page token
 keyed with the app secret) as query parameters and an explicit timeout. Failures become
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_VERSION = "v25.0"
 
-MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
+MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG", "UTILITY"})
 # Retired by Meta on 2026-04-27; calls using them fail with error 100.
 RETIRED_TAGS = frozenset({"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"})
 
@@ -321,6 +321,33 @@ class GraphClient:
         }
         self._call("POST", "me/messenger_profile", operation="messenger_profile", json_body=body)
 
+    def create_message_template(self, page_id: str, template: dict[str, Any]) -> dict[str, Any]:
+        """Create a Page-owned utility template; return Meta's ``id``, ``status``, ``category``.
+
+        ``POST /<PAGE_ID>/message_templates`` with ``name``, ``language``, ``category`` and
+        ``components`` (needs ``page_utility_messaging``), as documented in
+        https://developers.facebook.com/documentation/business-messaging/messenger-platform/send-messages/utility-messages
+        ("Page-owned utility message template", "Use a Template with Customizable URL Button").
+        """
+        if not isinstance(page_id, str) or not page_id.isascii() or not page_id.isdigit():
+            raise DeliveryError(FailureKind.INVALID, "page_id must be the Page's numeric id")
+        for key in ("name", "language", "category", "components"):
+            if not template.get(key):
+                raise DeliveryError(FailureKind.INVALID, f"message template needs {key}")
+        data = self._call(
+            "POST",
+            f"{page_id}/message_templates",
+            operation="message_templates",
+            json_body=template,
+        )
+        if not isinstance(data.get("id"), str | int) or not data.get("id"):
+            raise DeliveryError(FailureKind.INVALID, "message_templates answered without an id")
+        return {
+            "id": str(data["id"]),
+            "status": _str_or_none(data.get("status")) or "",
+            "category": _str_or_none(data.get("category")) or "",
+        }
+
     def _refuse_invalid(
         self, psid: str, message: dict[str, Any], messaging_type: str, tag: str | None
     ) -> None:
@@ -335,6 +362,10 @@ class GraphClient:
             problem = "messaging_type MESSAGE_TAG needs a tag"
         elif tag is not None and messaging_type != "MESSAGE_TAG":
             problem = "a tag is only allowed with messaging_type MESSAGE_TAG"
+        elif messaging_type == "UTILITY" or (
+            isinstance(message, Mapping) and "template" in message
+        ):
+            problem = _utility_message_problem(message, messaging_type)
         else:
             try:
                 validate_message(message)
@@ -417,6 +448,31 @@ class GraphClient:
         for secret in (self._page_token, self._app_secret, self._proof):
             text = text.replace(secret, "***")
         return text
+
+
+def _utility_message_problem(message: Any, messaging_type: str) -> str | None:
+    """Check a utility template message against the documented send shape (None when fine).
+
+    ``{"template": {"name", "language": {"code"}, "components": [...]}}`` sent with
+    ``messaging_type: UTILITY`` (Messenger "Send a utility message", Step 2 of the Page-owned
+    template flow); a template message with another messaging_type is refused.
+    """
+    if messaging_type != "UTILITY":
+        return "a template message needs messaging_type UTILITY"
+    template = message.get("template") if isinstance(message, Mapping) else None
+    if not isinstance(message, Mapping) or set(message) != {"template"}:
+        return "a UTILITY message must be exactly {template: ...}"
+    if not isinstance(template, Mapping):
+        return "message.template must be an object"
+    if not isinstance(template.get("name"), str) or not template["name"]:
+        return "message.template.name must be a non-empty string"
+    language = template.get("language")
+    if not isinstance(language, Mapping) or not isinstance(language.get("code"), str):
+        return "message.template.language.code must be a string"
+    components = template.get("components", [])
+    if not isinstance(components, list) or not all(isinstance(c, Mapping) for c in components):
+        return "message.template.components must be a list of objects"
+    return None
 
 
 def _may_have_arrived(exc: requests.RequestException) -> bool:

@@ -81,6 +81,13 @@ def _remind(ctx: JobContext, app: Application, session: Session) -> bool:
             message=text_message(text.body[:2000]),
             purpose="orientation_reminder",
             application_id=app.id,
+            utility={
+                "params": {
+                    "session_name": session.name,
+                    "when": describe_when(session),
+                    "zoom_url": session.zoom_url,
+                }
+            },
             now=ctx.now,
         )
         return True

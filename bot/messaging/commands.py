@@ -1,4 +1,5 @@
-"""`cityhall messenger setup | simulate`: the Page's profile, and a local Messenger sandbox."""
+"""`cityhall messenger setup | simulate | templates sync`: the Page's profile, a local Messenger
+sandbox, and the Page's utility message templates."""
 
 from __future__ import annotations
 
@@ -72,6 +73,38 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates_sync(args: argparse.Namespace) -> int:
+    """Create the Page's utility message templates at Meta and record their id and status."""
+    from bot.messaging import utility
+    from bot.runtime import build_runtime
+
+    settings = args.settings
+    m = settings.messenger
+    if m.transport != "graph":
+        print("messenger transport is 'outbox': would create these utility message templates:")
+        for template in utility.templates(settings.app.templates_dir):
+            print(json.dumps(template.create_body(), ensure_ascii=False, indent=2))
+        return 0
+    if not m.page_id:
+        raise SimulateError("[messenger] page_id is needed to create the Page's templates")
+    runtime = build_runtime(settings)
+    runtime.db.check_ready()
+    with runtime.db.transaction() as session:
+        results = utility.sync(
+            session, runtime.messenger, m.page_id, runtime.now(), settings.app.templates_dir
+        )
+    failed = 0
+    for r in results:
+        if r.get("error"):
+            failed += 1
+            print(f"{r['name']} ({r['language']}): not created: {r['error']}")
+        else:
+            print(f"{r['name']} ({r['language']}): id {r['id']}, status {r['status']}")
+    if not m.utility_templates:
+        print("[messenger] utility_templates is false: the templates are not used until it is true")
+    return 1 if failed else 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Post one correctly signed webhook event to the running server."""
     settings = args.settings
@@ -122,3 +155,12 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--psid", default="sim-psid-1", help="the simulated person's PSID")
     p.add_argument("--url", default="http://127.0.0.1:5000", help="the running server")
+    templates = commands.add_parser(
+        "templates", help="the Page's utility message templates"
+    ).add_subparsers(dest="templates_cmd", required=True)
+    add(
+        "sync",
+        cmd_templates_sync,
+        "create the Page's utility message templates and record their status",
+        templates,
+    )

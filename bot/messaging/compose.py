@@ -81,6 +81,35 @@ def postback_buttons(text: str, buttons: Sequence[tuple[str, str]]) -> dict[str,
     return button_template(text, [postback_button(title, payload) for title, payload in buttons])
 
 
+def utility_template_message(
+    name: str,
+    language: str,
+    body_params: Mapping[str, str],
+    url_suffix: str | None = None,
+) -> dict[str, Any]:
+    """Return a Page utility template message (send it with ``messaging_type: UTILITY``).
+
+    Shape as documented in "Send a utility message" (Page-owned template, Step 2: "Sending with
+    Named Parameters"; "Use a Template with Customizable URL Button" for the button):
+    https://developers.facebook.com/documentation/business-messaging/messenger-platform/send-messages/utility-messages
+    Named body parameters carry ``parameter_name``; a URL button's parameter is its URL suffix.
+    """
+    components: list[dict[str, Any]] = []
+    if body_params:
+        components.append(
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "parameter_name": key, "text": value}
+                    for key, value in body_params.items()
+                ],
+            }
+        )
+    if url_suffix is not None:
+        components.append({"type": "buttons", "parameters": [{"type": "URL", "url": url_suffix}]})
+    return {"template": {"name": name, "language": {"code": language}, "components": components}}
+
+
 def validate_message(message: Any) -> None:
     """Raise MessageLimitError if `message` is not a Send API message within Meta's limits."""
     if not isinstance(message, Mapping):

@@ -13,6 +13,10 @@ Failure policy:
   both; nothing is dropped silently.
 * A message echo names the app that sent it (``app_id``): this app's own sends, or another
   app's, or none (a person answering from the Page inbox); see ``bot.messaging.quiet``.
+* ``entry.changes[]`` with ``field: "message_template_status_update"`` (a Page utility template's
+  review status) becomes an event of kind ``template_status`` whose ``raw`` is the change; the
+  sender and recipient are the Page. Other ``changes`` fields beside it are kept as errors; an
+  entry with only other fields is an error as before.
 * An item of a kind this module does not know (reactions, handover, account linking...) is a
   normal event with ``kind=EventKind.UNKNOWN``.
 
@@ -53,6 +57,7 @@ class EventKind(enum.StrEnum):
     DELIVERY = "delivery"
     ECHO = "echo"
     OPTIN = "optin"
+    TEMPLATE_STATUS = "template_status"
     UNKNOWN = "unknown"
 
 
@@ -155,9 +160,67 @@ def parse_webhook(body: bytes | str) -> ParsedWebhook:
                     )
                 except _ItemProblem as problem:
                     errors.append(_item_error(str(problem), item_where, item))
+        if _has_template_status(entry.get("changes")):
+            found_channel = True
+            _parse_changes(
+                entry["changes"], page_id, entry_time, f"{where}.changes", events, errors
+            )
         if not found_channel:
             errors.append(_item_error("entry has no messaging or standby list", where, entry))
     return ParsedWebhook(events=tuple(events), errors=tuple(errors))
+
+
+def _has_template_status(changes: Any) -> bool:
+    return isinstance(changes, list) and any(
+        isinstance(c, dict) and c.get("field") == "message_template_status_update" for c in changes
+    )
+
+
+def _parse_changes(
+    changes: Any,
+    page_id: str | None,
+    entry_time: Any,
+    where: str,
+    events: list[MessengerEvent],
+    errors: list[ItemError],
+) -> None:
+    """Read ``message_template_status_update`` changes of a Page entry.
+
+    Meta documents the change's ``value`` (event, message_template_id, message_template_name,
+    message_template_language, reason) for WhatsApp's webhook; the Messenger utility messages
+    guide names the same field for Pages without showing a payload, so that shape is assumed.
+    """
+    if not isinstance(changes, list):
+        errors.append(_item_error("changes is not a list", where, changes))
+        return
+    for index, change in enumerate(changes):
+        at = f"{where}[{index}]"
+        if not isinstance(change, dict) or change.get("field") != "message_template_status_update":
+            errors.append(_item_error("change of an unhandled field", at, change))
+            continue
+        value = change.get("value")
+        if not isinstance(value, dict) or not isinstance(value.get("event"), str):
+            errors.append(_item_error("template status change without value.event", at, change))
+            continue
+        try:
+            ms = _ms(entry_time, "entry time") if entry_time is not None else 0
+        except _ItemProblem as problem:
+            errors.append(_item_error(str(problem), at, change))
+            continue
+        if ms and ms < 10**11:  # seconds, as WhatsApp's entry.time is documented
+            ms *= 1000
+        template_id = value.get("message_template_id")
+        events.append(
+            MessengerEvent(
+                kind=EventKind.TEMPLATE_STATUS,
+                sender_psid=page_id or "",
+                recipient_id=page_id or "",
+                timestamp=_to_datetime(min(ms, _MAX_MS)),
+                event_key=f"template_status:{template_id}:{value['event']}:{ms}:{_digest(change)}",
+                raw=change,
+                page_id=page_id,
+            )
+        )
 
 
 def _load_json(body: bytes | str) -> Any:

@@ -105,9 +105,17 @@ def enqueue_messenger(
     purpose: str = "",
     application_id: int | None = None,
     response: bool = False,
+    utility: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> OutboundMessage:
-    """Queue a Send API message (idempotent by key); `response` marks a reply to the person."""
+    """Queue a Send API message (idempotent by key); `response` marks a reply to the person.
+
+    `utility` ({"params": {name: text}, "url": button URL}) fills the purpose's utility template
+    when the message is sent outside the 24-hour window (see bot.messaging.utility).
+    """
+    payload: dict[str, Any] = {"message": message, "response": response}
+    if utility is not None:
+        payload["utility"] = utility
     return enqueue(
         session,
         key=key,
@@ -116,7 +124,7 @@ def enqueue_messenger(
         purpose=purpose,
         application_id=application_id,
         now=now,
-        payload={"message": message, "response": response},
+        payload=payload,
     )
 
 

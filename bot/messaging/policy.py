@@ -37,10 +37,13 @@ def decide(
     now: datetime,
     *,
     human_agent_enabled: bool = False,
+    utility_available: bool = False,
 ) -> Decision:
     """Send inside the window (RESPONSE for replies, else UPDATE); otherwise wait.
 
     HUMAN_AGENT is used only for a secretariat member's own reply, within 7 days, when enabled.
+    `utility_available` (utility templates enabled and an APPROVED template for this message):
+    outside the window the message goes as a UTILITY template message instead of waiting.
     """
     if identity is not None and identity.unreachable_at is not None:
         return Decision("unreachable")
@@ -52,4 +55,6 @@ def decide(
         and in_window(identity, now, HUMAN_AGENT_WINDOW)
     ):
         return Decision("send", "MESSAGE_TAG", "HUMAN_AGENT")
+    if utility_available:
+        return Decision("send", "UTILITY")
     return Decision("wait")

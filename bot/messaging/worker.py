@@ -22,7 +22,7 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.alerts import raise_alert
-from bot.messaging import outbox, policy
+from bot.messaging import outbox, policy, utility
 from bot.messaging.leasing import backoff_delay, claim
 from bot.messaging.rate import page_limiter
 from bot.models import InboundEvent, MessengerIdentity, OutboundMessage
@@ -35,9 +35,18 @@ UNFINISHED = ("pending", "leased", outbox.WAITING)
 _CHANNEL_LABELS = {"messenger": "Messenger", "email": "メール"}
 
 
-def _record(row: OutboundMessage, at: datetime, outcome: str, exc: Exception | None = None) -> None:
+def _record(
+    row: OutboundMessage,
+    at: datetime,
+    outcome: str,
+    exc: Exception | None = None,
+    *,
+    messaging_type: str | None = None,
+) -> None:
     """Add one attempt's end to the row's history (kept short; shown in the console)."""
     entry: dict[str, Any] = {"at": at.isoformat(timespec="seconds"), "outcome": outcome}
+    if messaging_type:  # Messenger sends: RESPONSE, UPDATE, MESSAGE_TAG or UTILITY
+        entry["messaging_type"] = messaging_type
     if exc is not None:
         entry["error"] = _error_text(exc)[:300]
     row.history = [*(row.history or []), entry][-20:]
@@ -108,12 +117,13 @@ class Worker:
                 return str(row.status)
             channel, recipient, payload = row.channel, row.recipient, dict(row.payload)
             key, purpose = row.idempotency_key, row.purpose
+        messaging_type = job.get("messaging_type")
         try:
             if channel == "messenger":
                 self.limiter.wait()
                 result = self.rt.messenger.send(
                     recipient,
-                    payload["message"],
+                    job.get("message") or payload["message"],
                     messaging_type=job["messaging_type"],
                     tag=job.get("tag"),
                 )
@@ -131,7 +141,7 @@ class Worker:
         except Exception as exc:  # an adapter bug must not kill the worker: retry, then dead
             log.exception("outbound %s (%s): unexpected transport error", row_id, purpose)
             return self._failed(row_id, DeliveryError(FailureKind.RETRY, _error_text(exc)))
-        return self._sent(row_id, result)
+        return self._sent(row_id, result, messaging_type)
 
     def _prepare(
         self, session: Session, row: OutboundMessage, now: datetime
@@ -145,12 +155,24 @@ class Worker:
         identity = session.scalars(
             select(MessengerIdentity).where(MessengerIdentity.psid == row.recipient)
         ).first()
+        template_message = None
+        if (
+            self.rt.settings.messenger.utility_templates
+            and (identity is None or identity.unreachable_at is None)
+            and not policy.in_window(identity, now)
+        ):
+            template_message = utility.utility_message(
+                session, row.purpose, row.payload, self.rt.settings.app.templates_dir
+            )
         decision = policy.decide(
             identity,
             row.payload,
             now,
             human_agent_enabled=self.rt.settings.messenger.human_agent_enabled,
+            utility_available=template_message is not None,
         )
+        if decision.action == "send" and decision.messaging_type == "UTILITY":
+            return {"messaging_type": "UTILITY", "tag": None, "message": template_message}
         if decision.action == "send":
             return {"messaging_type": decision.messaging_type, "tag": decision.tag}
         if decision.action == "wait":
@@ -160,7 +182,7 @@ class Worker:
         row.last_error = "recipient unreachable on Messenger"
         return None
 
-    def _sent(self, row_id: int, result: SendResult) -> str:
+    def _sent(self, row_id: int, result: SendResult, messaging_type: str | None = None) -> str:
         with self.rt.db.transaction() as session:
             row = self._mine(session, OutboundMessage, row_id)
             if row is None:
@@ -169,7 +191,7 @@ class Worker:
             now = self.rt.now()
             row.status, row.sent_at, row.lease_until = "sent", now, None
             row.provider_message_id, row.last_error = result.message_id, ""
-            _record(row, now, "sent")
+            _record(row, now, "sent", messaging_type=messaging_type)
             hook = self.rt.after_sent.get(row.purpose)
             if hook is not None:
                 hook(session, row, self.rt)

@@ -177,6 +177,10 @@ def queue_invitations(
             message=url_buttons(text, [("参加する", group.invite_url)]),
             purpose="invitation",
             application_id=app.id,
+            utility={
+                "params": {"group_name": f"{KIND_LABELS[inv.kind]}「{group.name}」"},
+                "url": group.invite_url,
+            },
             now=at,
         )
         inv.outbound_id, inv.status = row.id, "queued"
