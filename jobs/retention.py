@@ -14,10 +14,12 @@ text. Unreadable and failed events stay until someone deals with them in the con
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
+from bot.messaging import typed_codes
 from bot.models import (
     Application,
     ApplicationStat,
@@ -25,6 +27,8 @@ from bot.models import (
     InboundEvent,
     JobRun,
     JoinRequest,
+    LinkAttempt,
+    MessengerIdentity,
     OutboundMessage,
     ReviewerNote,
 )
@@ -78,11 +82,36 @@ def run(ctx: JobContext) -> str:
         .returning(InboundEvent.id)
         .execution_options(synchronize_session=False)
     ).all()
+    attempts = sweep_link_attempts(ctx.session, ctx.now)
     return (
         f"erased {len(apps)}"
         + (f", pruned {len(pruned)} job runs" if pruned else "")
         + (f", pruned {len(events)} inbound events" if events else "")
+        + (f", pruned {attempts} typed-code checks" if attempts else "")
     )
+
+
+def sweep_link_attempts(session: Session, now: datetime) -> int:
+    """Delete typed-code checks past their use (a PSID and a code each) and stale typed codes.
+
+    They are otherwise pruned only when the next check is recorded, which may never come.
+    """
+    gone = session.execute(
+        delete(LinkAttempt)
+        .where(LinkAttempt.at < now - typed_codes.KEEP_ATTEMPTS)
+        .returning(LinkAttempt.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.execute(
+        update(MessengerIdentity)
+        .where(
+            MessengerIdentity.link_code.is_not(None),
+            MessengerIdentity.link_code_at < now - typed_codes.PENDING_FOR,
+        )
+        .values(link_code=None, link_code_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return len(gone)
 
 
 def erase(ctx: JobContext, app: Application) -> None:

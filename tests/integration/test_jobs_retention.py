@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -298,3 +298,29 @@ def test_handled_inbound_events_are_pruned_and_unhandled_ones_kept(runtime: Runt
     with runtime.db.transaction() as session:
         kept = set(session.scalars(select(InboundEvent.event_key)))
     assert kept == {"done-recent", "invalid-old", "dead-old", "pending-old"}
+
+
+def test_typed_code_checks_and_stale_typed_codes_are_swept(runtime: Runtime) -> None:
+    """A PSID next to a code is personal data: kept for the attempt limits, then deleted."""
+    from bot.models import LinkAttempt, MessengerIdentity
+
+    at = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)
+    with runtime.db.transaction() as session:
+        session.add(
+            MessengerIdentity(
+                psid="p-old", link_code="OC-7K3M9Q", link_code_at=at - timedelta(hours=2)
+            )
+        )
+        session.add(
+            MessengerIdentity(
+                psid="p-new", link_code="OC-8K3M9Q", link_code_at=at - timedelta(minutes=5)
+            )
+        )
+        for psid, age in (("p-old", timedelta(days=3)), ("p-new", timedelta(hours=3))):
+            session.add(LinkAttempt(psid=psid, code="OC-7K3M9Q", at=at - age, outcome="mismatch"))
+    assert "pruned 1 typed-code checks" in run_at(runtime, at)
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(LinkAttempt.psid)).all() == ["p-new"]
+        rows = session.execute(select(MessengerIdentity.psid, MessengerIdentity.link_code)).all()
+        codes = {psid: code for psid, code in rows}
+        assert codes == {"p-old": None, "p-new": "OC-8K3M9Q"}
