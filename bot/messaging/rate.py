@@ -65,7 +65,7 @@ _TAKE_SLOT = text(
             'next',
             GREATEST(
                 COALESCE((value ->> 'next')::float8, 0),
-                EXTRACT(EPOCH FROM clock_timestamp())::float8 - :interval
+                EXTRACT(EPOCH FROM clock_timestamp())::float8
             ) + :interval
         ),
         updated_at = now()
@@ -82,6 +82,11 @@ _CREATE = text(
 
 class SharedRateLimiter:
     """The schedule in PostgreSQL, shared by every worker of the database.
+
+    Unlike the in-process schedule, a late call does not take a slot in the past: with several
+    workers another one fills the moment, and slots never come closer than one interval, even
+    on an idle schedule (the first call, then the next at once, would otherwise be two starts
+    within one interval).
 
     One UPDATE … RETURNING per call (its own short transaction, a fraction of a millisecond);
     the wait happens here, after the row lock is released.

@@ -80,3 +80,16 @@ def test_sqlite_paces_in_process(tmp_path: Path) -> None:
     limiter = page_limiter(db.engine, 100)
     assert isinstance(limiter, RateLimiter)
     assert limiter.interval == pytest.approx(1 / 97)
+
+
+def test_an_idle_schedule_never_lets_two_calls_start_within_one_interval(
+    postgres_url: str,
+) -> None:
+    db = Database(postgres_url)
+    limiter = SharedRateLimiter(db.engine, 20, name="test:idle")  # 50 ms apart
+    time.sleep(0.2)  # the schedule lies idle in the past
+    limiter.wait()
+    first = time.monotonic()
+    limiter.wait()
+    assert time.monotonic() - first >= 0.045
+    db.dispose()
