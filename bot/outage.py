@@ -11,28 +11,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
 from bot.db import describe_unreachable, is_connection_failure
+from bot.error_source import location
 
 DATABASE = "database unreachable"  # the failure class of every lost or refused connection
 INTERVAL_SECONDS = 60.0
 
 
 def where_raised(exc: BaseException) -> str:
-    """The error's class and where it was raised, without its message (which may hold personal
-    data, e.g. SQL parameters)."""
-    name = failure_class(exc)
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return name
-    last = frames[-1]
-    return f"{name} at {Path(last.filename).name}:{last.lineno} in {last.name}"
+    """The error's class and where in this project's code it was raised, without its message
+    (which may hold personal data, e.g. SQL parameters)."""
+    return failure_class(exc) + location(exc)
 
 
 def failure_class(exc: BaseException) -> str:

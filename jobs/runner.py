@@ -6,12 +6,12 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert, resolve_alerts
+from bot.error_source import error_source, location
 from bot.messaging.outbox import enqueue_email
 from bot.messaging.texts import render
 from bot.models import JobRun
@@ -19,7 +19,6 @@ from bot.onboarding.lifecycle import DomainError
 from bot.outage import failure_class
 from bot.runtime import Runtime
 from jobs.context import JobContext
-from jobs.error_source import error_source, raised_at
 from jobs.registry import JobSpec
 
 log = logging.getLogger(__name__)
@@ -47,14 +46,12 @@ def describe_error(exc: BaseException) -> str:
     message (which may hold personal data, e.g. SQL parameters) unless its kind is known to be
     safe to show."""
     source = error_source(exc)
-    frame = raised_at(exc)
-    where = f" at {Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else ""
     safe = isinstance(exc, DomainError) or any(
         cls.__name__ in SAFE_MESSAGE_ERRORS for cls in type(exc).__mro__
     )
     text = f": {exc}" if safe else ""
     prefix = f"{source}: " if source else ""
-    return f"{prefix}{failure_class(exc)}{text}{where}"[:1000]
+    return f"{prefix}{failure_class(exc)}{text}{location(exc)}"[:1000]
 
 
 def close_interrupted_runs(session: Session, now: datetime) -> int:

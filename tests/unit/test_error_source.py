@@ -12,9 +12,9 @@ import responses
 from gspread.http_client import HTTPClient
 from sqlalchemy import create_engine, text
 
+from bot.error_source import error_source, source_of_module
 from integrations.ports import DeliveryError
 from integrations.sheets import FormSourceError
-from jobs.error_source import error_source, source_of_module
 from jobs.runner import describe_error
 
 HERE = "test_error_source.py"

@@ -76,6 +76,12 @@ def raised_at(exc: BaseException) -> traceback.FrameSummary | None:
     return frames[-1] if frames else None
 
 
+def location(exc: BaseException) -> str:
+    """ " at sheets.py:160 in fetch" for `raised_at`, or "" when the error has no traceback."""
+    frame = raised_at(exc)
+    return f" at {Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else ""
+
+
 def _frames(tb: TracebackType | None) -> Iterator[tuple[str, int]]:
     for frame, lineno in traceback.walk_tb(tb):
         yield str(frame.f_globals.get("__name__", "")), lineno
