@@ -338,13 +338,18 @@ class Worker:
 
     def renew(self, model: Any, ids: list[int]) -> int:
         """Extend this worker's leases on rows it holds; return how many it still held."""
+        lease_until = self.rt.now() + timedelta(seconds=self.cfg.lease_seconds)
+        return self._update_held(model, ids, lease_until=lease_until)
+
+    def _update_held(self, model: Any, ids: list[int], **values: Any) -> int:
+        """Update the rows among `ids` this worker still holds; return how many there were."""
         with self.rt.db.transaction() as session:
             result = session.execute(
                 update(model)
                 .where(
                     model.id.in_(ids), model.status == "leased", model.leased_by == self.worker_id
                 )
-                .values(lease_until=self.rt.now() + timedelta(seconds=self.cfg.lease_seconds))
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -353,16 +358,9 @@ class Worker:
         """Give leased rows back (not attempted): another worker may take them at once."""
         if not ids:
             return 0
-        with self.rt.db.transaction() as session:
-            result = session.execute(
-                update(model)
-                .where(
-                    model.id.in_(ids), model.status == "leased", model.leased_by == self.worker_id
-                )
-                .values(status="pending", lease_until=None, attempts=model.attempts - 1)
-                .execution_options(synchronize_session=False)
-            )
-        released = int(getattr(result, "rowcount", 0) or 0)
+        released = self._update_held(
+            model, ids, status="pending", lease_until=None, attempts=model.attempts - 1
+        )
         log.info("worker %s: %s leased row(s) handed back", self.worker_id, released)
         return released
 
