@@ -83,6 +83,7 @@ from bench.databases import postgres_schema  # noqa: E402
 from bench.fake_graph import ARRIVAL_FIELDS  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.messaging.compose import url_buttons  # noqa: E402
+from bot.messaging.outbox import outbound_row  # noqa: E402
 from bot.messaging.worker import UNFINISHED  # noqa: E402
 from bot.models import MessengerIdentity, OutboundMessage, utcnow  # noqa: E402
 
@@ -159,23 +160,17 @@ def queue_invitations(db: Database, n: int, per_person: int) -> None:
             f"オンライン市役所へようこそ。{kind_name} のグループに参加してください。[[key:{key}]]"
         )
         messages.append(
-            {
-                "idempotency_key": key,
-                "channel": "messenger",
-                "recipient": str(PSID_BASE + person),
-                "purpose": "invitation",
-                "payload": {
+            outbound_row(
+                key=key,
+                channel="messenger",
+                recipient=str(PSID_BASE + person),
+                purpose="invitation",
+                payload={
                     "message": url_buttons(text, [("参加する", URLS[kind_name])]),
                     "response": False,
                 },
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "leased_by": "",
-                "last_error": "",
-                "provider_message_id": "",
-            }
+                now=now,
+            )
         )
     with db.transaction() as session:
         session.execute(insert(MessengerIdentity), identities)

@@ -39,6 +39,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.messaging.compose import url_buttons  # noqa: E402
+from bot.messaging.outbox import outbound_row  # noqa: E402
 from bot.messaging.worker import Worker  # noqa: E402
 from bot.models import MessengerIdentity, OutboundMessage, utcnow  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
@@ -74,23 +75,17 @@ def queue_invitations(db: Database, n: int) -> None:
         )
         text = f"オンライン市役所へようこそ。{kind} のグループに参加してください（{i}）。"
         messages.append(
-            {
-                "idempotency_key": f"invite:OC-B{i:05d}:{kind}",
-                "channel": "messenger",
-                "recipient": psid,
-                "purpose": "invitation",
-                "payload": {
+            outbound_row(
+                key=f"invite:OC-B{i:05d}:{kind}",
+                channel="messenger",
+                recipient=psid,
+                purpose="invitation",
+                payload={
                     "message": url_buttons(text, [("参加する", URLS[kind])]),
                     "response": False,
                 },
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "leased_by": "",
-                "last_error": "",
-                "provider_message_id": "",
-            }
+                now=now,
+            )
         )
     with db.transaction() as session:
         session.execute(insert(MessengerIdentity), identities)
