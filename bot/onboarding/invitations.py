@@ -107,14 +107,22 @@ def allocate_invitations(
 
 
 def _place(
-    session: Session, settings: Settings, app: Application, inv: Invitation, at: datetime
+    session: Session,
+    settings: Settings,
+    app: Application,
+    inv: Invitation,
+    at: datetime,
+    *,
+    retrying: bool = False,
 ) -> None:
+    """Give the invitation a seat, or hold it (and say so, unless it was held already)."""
     group = _take_seat(session, inv.kind, inv.key)
     if group is None:
         inv.status = "held"
-        session.flush()
-        alert_waiting(session, settings, inv.kind, inv.key, at)
-        log.warning("invitation for %s held: no open %s group", app.code, inv.kind)
+        if not retrying:  # place_held alerts once per kind and key, after its loop
+            session.flush()
+            alert_waiting(session, settings, inv.kind, inv.key, at)
+            log.warning("invitation for %s held: no open %s group", app.code, inv.kind)
         return
     inv.group_id, inv.status = group.id, "allocated"
     _check_capacity(session, settings, group, at)
@@ -200,14 +208,21 @@ def place_held(session: Session, *, settings: Settings, at: datetime) -> int:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     held = session.scalars(query).all()
+    waiting: set[tuple[str, str]] = set()
     for inv in held:
         app = session.get(Application, inv.application_id)
         if app is None or app.erased_at is not None or not _still_held(session, inv):
             continue
-        _place(session, settings, app, inv, at)
+        _place(session, settings, app, inv, at, retrying=True)
         if inv.status == "allocated":
             placed += 1
             queue_invitations(session, app, settings=settings, at=at)
+        else:
+            waiting.add((inv.kind, inv.key))
+    if waiting:
+        session.flush()
+    for kind, key in sorted(waiting):  # the count changed if some of that key were placed
+        alert_waiting(session, settings, kind, key, at)
     if placed:
         log.info("%s held invitation(s) placed", placed)
     return placed
