@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.config import ConfigError, Settings, load_settings
+from bot import log_privacy
+from bot.config import ConfigError, Settings, check_deployment_secrets, load_settings
 from bot.db import Database, DatabaseNotReady, describe_unreachable, is_connection_failure
 from bot.onboarding.lifecycle import DomainError
 
@@ -23,7 +24,8 @@ class CommandError(Exception):
 
 def _expected_failures() -> tuple[type[Exception], ...]:
     """Failures a user can act on: printed as one line, exit status 1."""
-    from bot.messaging.commands import SimulateError
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.messenger_commands import SimulateError
     from bot.onboarding.intake import FormSyncError
     from integrations.ports import DeliveryError
     from integrations.sheets import FormSourceError
@@ -38,11 +40,13 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    log_privacy.install()
 
 
 def _runtime(args: argparse.Namespace, *, check: bool = True, start: bool = False) -> Any:
     """The wired runtime; `start` runs the start-up tasks of a long-running process."""
-    from bot.runtime import build_runtime, start_up
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.bootstrap import build_runtime, start_up
 
     runtime = build_runtime(args.settings)
     if check:
@@ -55,7 +59,8 @@ def _runtime(args: argparse.Namespace, *, check: bool = True, start: bool = Fals
 # -- db -------------------------------------------------------------------------------------------
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Create or migrate the database schema."""
-    from bot.runtime import build_runtime, start_up
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.bootstrap import build_runtime, start_up
 
     db = Database(args.settings.app.database_url)
     db.upgrade()
@@ -68,6 +73,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 # -- processes ------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web service (development server; production uses gunicorn)."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot import create_app
 
     app = create_app(runtime=_runtime(args))
@@ -77,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Process the inbox and send the outbox."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.messaging.worker import Worker
 
     Worker(_runtime(args, start=True)).run(once=args.once)
@@ -85,6 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the embedded demo: fresh SQLite, sample data, web + worker + clock."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.demo import DemoError, run_demo
 
     try:
@@ -96,7 +104,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- users ----------------------------------------------------------------------------------------
 def cmd_users_add(args: argparse.Namespace) -> int:
     """Create a secretariat account; the password is read from stdin."""
-    from bot.onboarding.accounts import add_user
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.accounts.users import add_user
 
     if not args.password_stdin:
         raise CommandError(
@@ -114,6 +123,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 # -- applications ---------------------------------------------------------------------------------
 def cmd_applications_list(args: argparse.Namespace) -> int:
     """List applications (optionally of one status)."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.models import ApplicationStatus
     from bot.onboarding.applications import list_applications, to_json
 
@@ -139,6 +149,7 @@ def cmd_applications_list(args: argparse.Namespace) -> int:
 
 def cmd_applications_show(args: argparse.Namespace) -> int:
     """Show one application with its verification reasons and history."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.onboarding.applications import get_by_code, to_json
     from bot.onboarding.notifications import messenger_link
 
@@ -190,6 +201,7 @@ def cmd_applications_show(args: argparse.Namespace) -> int:
 
 def cmd_applications_approve(args: argparse.Namespace) -> int:
     """Approve one or more applications (all or nothing)."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.onboarding.applications import approve, get_by_code
 
     rt = _runtime(args)
@@ -208,6 +220,7 @@ def cmd_applications_approve(args: argparse.Namespace) -> int:
 
 def cmd_applications_reject(args: argparse.Namespace) -> int:
     """Reject one application with a reason."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.onboarding.applications import get_by_code, reject
 
     rt = _runtime(args)
@@ -228,6 +241,7 @@ def cmd_applications_reject(args: argparse.Namespace) -> int:
 # -- forms and verification ------------------------------------------------------------------------
 def cmd_sync_forms(args: argparse.Namespace) -> int:
     """Poll the form once and print what changed."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.onboarding.intake import sync_forms
 
     rt = _runtime(args)
@@ -253,6 +267,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 def cmd_forms_quarantine(args: argparse.Namespace) -> int:
     """List form rows that could not be taken in, with their reasons."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from sqlalchemy import select
 
     from bot.models import QuarantinedRow
@@ -287,6 +302,7 @@ def cmd_forms_quarantine(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run verification for some applications (or all) and print the verdicts."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from sqlalchemy import select
 
     from bot.models import Application
@@ -382,8 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("codes", nargs="*", metavar="CODE")
     p.add_argument("--all", action="store_true")
 
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot import messenger_commands
     from bot.console import commands as console_commands
-    from bot.messaging import commands as messenger_commands
     from jobs import cli as jobs_commands
 
     for part in (messenger_commands, console_commands, jobs_commands):
@@ -398,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings: Settings = load_settings(args.config)
+        check_deployment_secrets(settings)
     except ConfigError as exc:
         print(f"cityhall: config error: {exc}", file=sys.stderr)
         return 2

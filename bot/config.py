@@ -8,6 +8,7 @@ the environment as ``CITYHALL_<SECTION>_<KEY>``; ``DATABASE_URL`` sets ``[app] d
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import typing
@@ -17,8 +18,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.form_columns import column_mapping_problems
+
 DEFAULT_CONFIG_PATH = "config.toml"
 SECRET = {"secret": True}
+# Keys that were once settings: naming one is an error that says why it went (not "unknown").
+REMOVED_KEYS = {
+    "verification.auto_approve": "it never approved anything; every application is approved "
+    "by a reviewer in the console (delete the line)",
+}
 
 
 class ConfigError(Exception):
@@ -57,6 +65,8 @@ class AppSettings:
     secure_cookies: bool = False
     max_webhook_bytes: int = 256 * 1024
     trusted_proxies: int = 0  # reverse proxies in front (X-Forwarded-For/-Proto hops to trust)
+    # the networks (CIDR) those proxies connect from: forwarded headers count only from them
+    trusted_proxy_networks: tuple[str, ...] = ()
     templates_dir: str = ""  # overrides for the message templates (bot/messaging/texts)
 
 
@@ -120,7 +130,6 @@ class MailSettings:
 @dataclass(frozen=True)
 class VerificationSettings:
     extra_allowed_domains: tuple[str, ...] = ()
-    auto_approve: bool = False
     ineligible_email: str = field(default="notice", metadata=_choices("notice", "none"))
     # exact choice text of the employment-status question → "eligible" | "ineligible" | "review"
     status_choices: dict[str, str] = field(default_factory=dict)
@@ -130,8 +139,15 @@ class VerificationSettings:
 class ConsoleSettings:
     page_size: int = 50
     session_idle_minutes: int = 120  # a console session ends after this long without a request
-    login_ip_max_failures: int = 20  # failed logins from one address before it is throttled
+    session_max_hours: int = 12  # … and this long after the login, however busy
+    # Login throttling: each account and each client network (IPv4 address, IPv6 /64) gets this
+    # many attempts at once, then waits login_delay_seconds, doubling per attempt, up to
+    # login_max_delay_minutes; a key is forgotten login_ip_window_minutes after its wait ended.
+    login_account_free_attempts: int = 5
+    login_ip_max_failures: int = 20  # attempts from one client network before it must wait
     login_ip_window_minutes: int = 15
+    login_delay_seconds: int = 30
+    login_max_delay_minutes: int = 15
     rejection_templates: tuple[str, ...] = (
         "公務員であることが確認できませんでした",
         "組織・部署のアカウントでのお申し込みはお受けしていません",
@@ -326,8 +342,14 @@ def _build(cls: type, section: str, raw: Mapping[str, Any], env: Mapping[str, st
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     for name in raw:
+        if f"{section}.{name}" in REMOVED_KEYS:
+            raise ConfigError(f"{section}.{name}: removed: {REMOVED_KEYS[f'{section}.{name}']}")
         if name not in known:
             raise ConfigError(f"{section}.{name}: unknown key")
+    for key, why in REMOVED_KEYS.items():
+        env_name = "CITYHALL_" + key.replace(".", "_").upper()
+        if key.startswith(f"{section}.") and env_name in env:
+            raise ConfigError(f"{env_name}: removed: {why}")
     values: dict[str, Any] = {}
     for name, f in known.items():
         key = f"{section}.{name}"
@@ -388,6 +410,7 @@ def _require(settings: Settings) -> None:
                 f"verification.status_choices.{choice!r}: must be eligible, ineligible or "
                 f"review, got {meaning!r}"
             )
+    _check_console(settings)
     m = settings.messenger
     if m.human_quiet_hours < 0:
         raise ConfigError("messenger.human_quiet_hours: must be 0 or more")
@@ -398,19 +421,115 @@ def _require(settings: Settings) -> None:
         ZoneInfo(settings.app.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from None
-    from bot.onboarding.answers import FORM_FIELDS
+    problems = column_mapping_problems(settings.forms.columns)
+    if problems:
+        raise ConfigError(problems[0])
 
-    seen: dict[str, str] = {}
-    for title, name in settings.forms.columns.items():
-        if name not in FORM_FIELDS:
+
+def _check_console(settings: Settings) -> None:
+    """Refuse proxy and login settings that would weaken the console without saying so."""
+    app, console = settings.app, settings.console
+    if app.trusted_proxies < 0:
+        raise ConfigError("app.trusted_proxies: must be 0 or more")
+    for network in app.trusted_proxy_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
             raise ConfigError(
-                f"forms.columns.{title}: unknown field {name!r} (one of {', '.join(FORM_FIELDS)})"
-            )
-        if name in seen and name != "interests":
+                f"app.trusted_proxy_networks: {network!r} is not a network (e.g. 10.0.0.0/8)"
+            ) from None
+    if app.trusted_proxies and not app.trusted_proxy_networks:
+        raise ConfigError(
+            "app.trusted_proxies: X-Forwarded-For is now trusted only from the proxies' own "
+            'networks; list them in app.trusted_proxy_networks (e.g. ["10.0.0.0/8"]), or set '
+            "trusted_proxies = 0"
+        )
+    if app.trusted_proxy_networks and not app.trusted_proxies:
+        raise ConfigError(
+            "app.trusted_proxy_networks: set app.trusted_proxies to the number of proxies in "
+            "front (1 behind one router), or remove the networks"
+        )
+    for key in (
+        "session_idle_minutes",
+        "session_max_hours",
+        "login_account_free_attempts",
+        "login_ip_max_failures",
+        "login_ip_window_minutes",
+        "login_delay_seconds",
+        "login_max_delay_minutes",
+    ):
+        if getattr(console, key) < 1:
+            raise ConfigError(f"console.{key}: must be at least 1")
+
+
+# The embedded demo's public values: `cityhall messenger simulate` signs with them, so anyone
+# can. They stand in for unset secrets only while every transport is local (the embedded demo).
+DEMO_APP_SECRET = "cityhall-demo-app-secret"
+DEMO_VERIFY_TOKEN = "cityhall-demo-verify-token"
+MIN_SECRET_KEY_LENGTH = 32
+# Values seen in examples and tutorials: long enough for some, secret for none.
+KNOWN_SECRET_KEYS = frozenset(
+    {
+        DEMO_APP_SECRET,
+        DEMO_VERIFY_TOKEN,
+        "change-me",
+        "changeme",
+        "secret",
+        "dev",
+        "development",
+        "test",
+        "test-secret",
+        "cityhall",
+        "your-secret-key",
+        "replace-with-a-long-random-string",
+    }
+)
+
+
+def is_embedded_demo(settings: Settings) -> bool:
+    """Whether the set-up is the embedded demo: Messenger and mail outboxes and a CSV form.
+
+    Such a set-up sends nothing and reads no live form; any real transport makes it a
+    deployment, where the demo's public secrets and a weak `secret_key` are refused.
+    """
+    return (
+        settings.messenger.transport == "outbox"
+        and settings.mail.transport == "outbox"
+        and settings.forms.source == "csv"
+    )
+
+
+def weak_secret_key(key: str) -> bool:
+    """Whether a session-signing key is guessable: short, a known example, or one repeated run."""
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.strip().lower() in KNOWN_SECRET_KEYS:
+        return True
+    return len(set(key)) < 8
+
+
+def check_deployment_secrets(settings: Settings) -> None:
+    """Refuse, at a process's start, the demo's public secrets and a weak `secret_key`.
+
+    The embedded demo (see `is_embedded_demo`) may use them; a deployment may not.
+    """
+    if is_embedded_demo(settings):
+        return
+    public = {DEMO_APP_SECRET, DEMO_VERIFY_TOKEN}
+    for key, value in (
+        ("messenger.app_secret", settings.messenger.app_secret),
+        ("messenger.verify_token", settings.messenger.verify_token),
+        ("forms.push_secret", settings.forms.push_secret),
+        ("app.secret_key", settings.app.secret_key),
+    ):
+        if value in public:
             raise ConfigError(
-                f"forms.columns.{title}: field {name!r} is already mapped from {seen[name]!r}"
+                f"{key}: is the embedded demo's public value; set a secret of your own "
+                f"(CITYHALL_{key.replace('.', '_').upper()})"
             )
-        seen[name] = title
+    if weak_secret_key(settings.app.secret_key):
+        raise ConfigError(
+            f"app.secret_key: too weak for a deployment; use at least {MIN_SECRET_KEY_LENGTH} "
+            "random characters (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
 
 
 def parse_settings(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -80,6 +81,44 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[Any]: JSONType,
     }
+
+
+class QueueStatus(enum.StrEnum):
+    """The state of a queue row: an outbound message (outbox) or an inbound event (inbox).
+
+    Both queues: PENDING (due at next_attempt_at), LEASED (a worker holds it until lease_until),
+    DEAD (failed for good, kept with its last error). Outbox only: SENT, CANCELLED,
+    AWAITING_WINDOW (waits for the person to open the 24-hour window). Inbox only: DONE, IGNORED
+    (no handler for its kind), INVALID (signed but unreadable), DISMISSED (looked at by a person).
+    """
+
+    PENDING = "pending"
+    LEASED = "leased"
+    DEAD = "dead"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    AWAITING_WINDOW = "awaiting_window"
+    DONE = "done"
+    IGNORED = "ignored"
+    INVALID = "invalid"
+    DISMISSED = "dismissed"
+
+
+class InvitationStatus(enum.StrEnum):
+    """One group invitation of an approved member: held → allocated → queued → sent."""
+
+    HELD = "held"  # no group with room (or none configured) yet
+    ALLOCATED = "allocated"  # a seat is taken; waits for the member's Messenger link
+    QUEUED = "queued"  # its outbox row exists
+    SENT = "sent"
+
+
+class JoinRequestStatus(enum.StrEnum):
+    """A pasted Facebook join request: tied to an application, not yet, or set aside."""
+
+    MATCHED = "matched"
+    UNMATCHED = "unmatched"
+    DISMISSED = "dismissed"
 
 
 class ApplicationStatus(enum.StrEnum):
@@ -230,7 +269,7 @@ class JoinRequest(Base):
     answer: Mapped[str] = mapped_column(Text, default="")
     entered_at: Mapped[datetime] = mapped_column(default=utcnow)
     entered_by: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(16), default="unmatched", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=JoinRequestStatus.UNMATCHED, index=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
     match_method: Mapped[str] = mapped_column(String(16), default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
@@ -268,7 +307,7 @@ class Invitation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(32))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
-    status: Mapped[str] = mapped_column(String(16), default="held")  # held|allocated|queued|sent
+    status: Mapped[str] = mapped_column(String(16), default=InvitationStatus.HELD)
     outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
@@ -291,13 +330,36 @@ class InboundEvent(Base):
     kind: Mapped[str] = mapped_column(String(32), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=QueueStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
     leased_by: Mapped[str] = mapped_column(String(64), default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
     processed_at: Mapped[datetime | None]
+
+
+class Purpose(enum.StrEnum):
+    """Why an outbound message exists; stored as its string in `outbound_messages.purpose`.
+
+    Delivery does not interpret it: the domain's reaction table (`bot/onboarding/reactions.py`)
+    says what follows a delivered message of a purpose, and utility templates are chosen by it.
+    """
+
+    CONFIRMATION = "confirmation"
+    INELIGIBLE_NOTICE = "ineligible_notice"
+    APPROVED = "approved"
+    REJECTION = "rejection"
+    INVITATION = "invitation"
+    REPLY = "reply"
+    PROFILE_LOOKUP = "profile_lookup"  # not a message: a User Profile API call (channel "profile")
+    LINK_REMINDER = "link_reminder"
+    ORIENTATION_REMINDER = "orientation_reminder"
+    JOIN_REQUEST_REMINDER = "join_request_reminder"
+    APPLICATION_EXPIRED = "application_expired"
+    ALERT = "alert"
+    SECRETARIAT_DIGEST = "secretariat_digest"
+    JOB_FAILED = "job_failed"
 
 
 class OutboundMessage(Base):
@@ -315,7 +377,7 @@ class OutboundMessage(Base):
     purpose: Mapped[str] = mapped_column(String(40), default="")
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=QueueStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
@@ -338,9 +400,39 @@ class SecretariatUser(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | reviewer
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # set by an admin's reset: the next login must choose a new password before anything else
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    password_changed_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A console login: the cookie carries a random token, this row its SHA-256.
+
+    Logout, a password change and deactivation set `ended_at`, so a copied cookie stops working
+    at once; a session also ends after the idle timeout and the absolute lifetime.
+    """
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("secretariat_users.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Login attempts admitted for one key (an account or a client network) and when the next
+    may be; changed only by single atomic statements (see bot/accounts/login_throttle.py)."""
+
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_allowed_at: Mapped[datetime]
+    admitted_by: Mapped[str] = mapped_column(String(32), default="")  # the last admitted attempt
+    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

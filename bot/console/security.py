@@ -1,8 +1,10 @@
-"""Console sessions, roles, CSRF, login throttling and security headers.
+"""Console sessions, roles, CSRF and security headers.
 
 Every page but the login (and the blueprint's static files) needs a session. The session
-cookie only names the user: the account is re-read on each request, so a deactivated user or a
-changed role takes effect at once, and a session idle for too long ends.
+cookie only carries a random token naming a server-side session (`console_sessions`): the
+session and its account are re-read on each request, so logout, a password change, a
+deactivated user or a changed role take effect at once, and a session idle for too long, or
+older than its absolute lifetime, ends.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ import functools
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditEntry, SecretariatUser
+from bot.accounts.sessions import SessionLimits, resume_session
+from bot.config import ConsoleSettings
+from bot.models import AuditEntry
+from bot.web import current_runtime
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 CSRF_FIELD = "csrf_token"
+SESSION_TOKEN = "sid"  # the cookie's key holding the server-side session's token
 ADMIN, REVIEWER = "admin", "reviewer"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -59,43 +64,44 @@ def _check_csrf() -> None:
         )
 
 
-def _now() -> datetime:
-    from bot import current_runtime
+def session_limits(console: ConsoleSettings) -> SessionLimits:
+    """The idle timeout and absolute lifetime of console sessions."""
+    return SessionLimits(
+        idle=timedelta(minutes=console.session_idle_minutes),
+        lifetime=timedelta(hours=console.session_max_hours),
+    )
 
-    return current_runtime().now()
+
+# Pages an account that must change its password may still open.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"console.change_password", "console.logout"})
 
 
 def login_required(*roles: str) -> Callable[[F], F]:
-    """Require a logged-in, active user (and one of `roles` when given)."""
+    """Require a valid server-side session of an active user (and one of `roles` when given)."""
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-            from bot import current_runtime
-
-            name = session.get("user")
-            if not name:
+            token = str(session.get(SESSION_TOKEN) or "")
+            if not token:
                 return redirect(url_for("console.login", next=request.full_path))
             rt = current_runtime()
-            now = rt.now()
-            idle = timedelta(minutes=rt.settings.console.session_idle_minutes)
-            last_seen = session.get("seen", 0)
-            if now.timestamp() - float(last_seen) > idle.total_seconds():
+            with rt.db.transaction() as db:
+                resumed = resume_session(
+                    db, token, session_limits(rt.settings.console), at=rt.now()
+                )
+                if resumed is not None:
+                    user = resumed.user
+                    g.user, g.role, g.user_id = user.name, user.role, user.id
+                    must_change = g.must_change_password = user.must_change_password
+            if resumed is None:
                 session.clear()
-                flash("一定時間操作がなかったため、ログアウトしました。", "info")
+                flash("ログインの有効期限が切れました。もう一度ログインしてください。", "info")
                 return redirect(url_for("console.login", next=request.full_path))
-            with rt.db.sessions() as db:
-                user = db.scalars(
-                    select(SecretariatUser).where(SecretariatUser.name == name)
-                ).first()
-                role = user.role if user is not None and user.active else None
-            if role is None:
-                session.clear()
-                return redirect(url_for("console.login"))
-            if roles and role not in roles:
+            if must_change and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                return redirect(url_for("console.change_password"))
+            if roles and g.role not in roles:
                 abort(403)
-            session["seen"] = int(now.timestamp())
-            g.user, g.role = name, role
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
@@ -104,24 +110,8 @@ def login_required(*roles: str) -> Callable[[F], F]:
 
 
 def client_address() -> str:
-    """The client's address (the app's ProxyFix, when deployed behind one, sets it)."""
+    """The client's address (`bot/proxies.py` sets it from a trusted proxy's headers)."""
     return (request.remote_addr or "-")[:64]
-
-
-def recent_failures_from(db: Session, address: str, *, since: datetime) -> int:
-    """Failed logins from one address since a given time (from the audit log)."""
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.action == "login_failed",
-                AuditEntry.at >= since,
-                AuditEntry.detail["ip"].as_string() == address,
-            )
-        )
-        or 0
-    )
 
 
 def tag_new_audit_entries(db: Session, **detail: Any) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import requests
 
 from bot import create_app
+from bot.bootstrap import build_runtime
 from bot.config import parse_settings
 from bot.db import Database
-from bot.runtime import build_runtime
 from integrations.local import LocalMailer, LocalMessenger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ def test_cli_round_trip_upgrade_user_list_and_errors(tmp_path: Path) -> None:
     short = cityhall(
         tmp_path, "users", "add", "bob", "--role", "reviewer", "--password-stdin", stdin="short\n"
     )
-    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
     listed = cityhall(tmp_path, "applications", "list", "--json")
     assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
     missing = cityhall(tmp_path, "applications", "show", "OC-ZZZZZZ")

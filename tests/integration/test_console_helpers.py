@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bot import create_app
+from bot.accounts.users import add_user
 from bot.models import Application
-from bot.onboarding.accounts import add_user
 from bot.runtime import Runtime
 
 PASSWORD = "correct horse battery"

@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot import current_runtime
+from bot.accounts import login_throttle
+from bot.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from bot.accounts.sessions import end_sessions_of, open_sessions
+from bot.accounts.users import ROLES, WeakPassword, add_user, reset_password
 from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
 from bot.console.pages.queue import rejection_templates
 from bot.console.security import ADMIN, login_required
 from bot.models import RejectionTemplate, SecretariatUser
-from bot.onboarding.accounts import MIN_PASSWORD_LENGTH, ROLES, add_user
 from bot.onboarding.lifecycle import DomainError
+from bot.web import current_runtime
+
+
+def _users_page(db: Session, *, problem: str = "", status: int = 200) -> ResponseReturnValue:
+    """The accounts, whether each is waiting out a login delay, and its open sessions."""
+    rt = current_runtime()
+    now = rt.now()
+    secret = str(current_app.secret_key)
+    rows = db.scalars(select(SecretariatUser).order_by(SecretariatUser.name)).all()
+    waiting = {
+        u.id: login_throttle.waiting_until(db, login_throttle.account_key(secret, u.name), at=now)
+        for u in rows
+    }
+    sessions = {u.id: len(open_sessions(db, u.id)) for u in rows}
+    html = render_template(
+        "console/users.html",
+        users=rows,
+        roles=ROLES,
+        min_length=MIN_PASSWORD_LENGTH,
+        waiting=waiting,
+        sessions=sessions,
+        problem=problem,
+    )
+    return html, status
 
 
 @bp.get("/users")
 @login_required(ADMIN)
 def users() -> ResponseReturnValue:
     """Secretariat accounts and the form to add one."""
-    rt = current_runtime()
-    with rt.db.transaction() as db:
-        rows = db.scalars(select(SecretariatUser).order_by(SecretariatUser.name)).all()
-        html = render_template(
-            "console/users.html", users=rows, roles=ROLES, min_length=MIN_PASSWORD_LENGTH
-        )
-    return html
+    with current_runtime().db.transaction() as db:
+        return _users_page(db)
 
 
 @bp.post("/users")
@@ -40,14 +62,16 @@ def create_user() -> ResponseReturnValue:
                 db,
                 request.form.get("name", ""),
                 request.form.get("role", ""),
-                request.form.get("password", ""),
+                request.form.get("password", "")[: MAX_PASSWORD_LENGTH + 1],
                 actor=g.user,
                 at=rt.now(),
             )
+    except WeakPassword as exc:
+        with rt.db.transaction() as db:
+            return _users_page(db, problem=exc.problem.value, status=400)
     except DomainError:
         flash(
-            "ユーザーを追加できませんでした。名前が重複していないか、役割が正しいか、"
-            f"パスワードが{MIN_PASSWORD_LENGTH}文字以上あるか確認してください。",
+            "ユーザーを追加できませんでした。名前が重複していないか、役割が正しいか確認してください。",
             "error",
         )
     else:
@@ -58,23 +82,59 @@ def create_user() -> ResponseReturnValue:
 @bp.post("/users/<int:user_id>/active")
 @login_required(ADMIN)
 def set_user_active(user_id: int) -> ResponseReturnValue:
-    """Deactivate (or reactivate) an account; its sessions end at their next request."""
+    """Deactivate (or reactivate) an account; a deactivated account's sessions end at once."""
     rt = current_runtime()
     active = request.form.get("active") == "1"
+    now = rt.now()
     with rt.db.transaction() as db:
         user = get_or_404(db, SecretariatUser, user_id)
         if user.name == g.user and not active:
             flash("自分自身は無効化できません。", "error")
             return redirect(url_for("console.users"))
         user.active = active
-        if active:
-            user.failed_logins, user.locked_until = 0, None
+        ended = 0 if active else end_sessions_of(db, user.id, at=now)
         record(
             db,
             action="user_activated" if active else "user_deactivated",
-            detail={"user": user.name},
+            detail={"user": user.name, "sessions_ended": ended},
         )
         flash(f"{user.name} を{'有効' if active else '無効'}にしました。", "info")
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@login_required(ADMIN)
+def reset_user_password(user_id: int) -> ResponseReturnValue:
+    """Set a temporary password: the account's sessions end, and it must choose its own
+    password at the next login."""
+    rt = current_runtime()
+    temporary = request.form.get("password", "")[: MAX_PASSWORD_LENGTH + 1]
+    try:
+        with rt.db.transaction() as db:
+            user = get_or_404(db, SecretariatUser, user_id)
+            reset_password(db, user, temporary, actor=g.user, at=rt.now())
+            name = user.name
+    except WeakPassword as exc:
+        with rt.db.transaction() as db:
+            return _users_page(db, problem=exc.problem.value, status=400)
+    flash(
+        f"{name} のパスワードをリセットしました。次のログインで新しいパスワードの設定が必要です。",
+        "info",
+    )
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@login_required(ADMIN)
+def unlock_user(user_id: int) -> ResponseReturnValue:
+    """End an account's login delay (after repeated failures) now."""
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        user = get_or_404(db, SecretariatUser, user_id)
+        key = login_throttle.account_key(str(current_app.secret_key), user.name)
+        login_throttle.clear(db, key)
+        record(db, action="login_unlocked", detail={"user": user.name})
+        flash(f"{user.name} のログイン制限を解除しました。", "info")
     return redirect(url_for("console.users"))
 
 

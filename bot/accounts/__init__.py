@@ -1,0 +1,1 @@
+"""The secretariat's console accounts: users and roles, passwords, login throttling, sessions."""
