@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -84,8 +85,6 @@ def is_connection_failure(exc: BaseException) -> bool:
         return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_CANTOPEN
     if not type(orig).__module__.startswith("psycopg"):
         return False
-    import psycopg
-
     if not isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
         return False
     sqlstate: str | None = orig.sqlstate
@@ -143,8 +142,12 @@ def _to_json(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine (parameters hidden from errors); SQLite gets WAL, foreign keys and a
+    busy timeout."""
     kwargs.setdefault("json_serializer", _to_json)
+    # An error's text never carries the statement's values (answers, password hashes): they
+    # would reach the logs, a job's recorded failure and the secretariat's alert email.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -1,12 +1,17 @@
 """retention: erase the personal data of applications closed long enough ago.
 
 Applications rejected, withdrawn, expired or merged as duplicates more than `erase_after_days`
-ago (from their last status change) keep only what is not personal: code, status, verdict
-codes, organization, prefecture and dates. Their audit history keeps who did what and when, but
-not the free-text reasons nor the before/after values of edited answers (only which questions
-changed). An anonymous ApplicationStat row and an audit entry (no personal data) are left;
-`erased_at` marks the application so a second run skips it.
-Job-run history older than `job_runs_days` is pruned too (but for each job's latest scheduled
+ago (from their last status change) are erased by `bot/onboarding/erasure.py`: the application
+keeps only what is not personal (status, verdict codes, organization, prefecture and dates; its
+code becomes `ERASED-<id>`), and every copy of the person elsewhere goes — Messenger identity,
+webhook events, typed-code checks, messages and replies, join requests naming them and their
+place in other requests' candidate lists, refused form rows with their address, mentions in
+audit details and alerts. Their audit history keeps who did what and when, but not the
+free-text reasons nor the before/after values of edited answers (only which questions changed).
+An anonymous ApplicationStat row and an audit entry (no personal data) are left; `erased_at`
+marks the application so a second run skips it.
+Join requests left unmatched or set aside, and refused form rows, go after `erase_after_days`
+too. Job-run history older than `job_runs_days` is pruned (but for each job's latest scheduled
 run, which tells a new leader what was made), and so are webhook events received more
 than `inbound_days` ago once handled (done, ignored, dismissed): they hold PSIDs and message
 text. Unreadable and failed events stay until someone deals with them in the console.
@@ -19,20 +24,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.messaging import typed_codes
 from bot.models import (
     Application,
-    ApplicationStat,
     ApplicationStatus,
     InboundEvent,
     JobRun,
     JoinRequest,
     LinkAttempt,
     MessengerIdentity,
-    OutboundMessage,
-    ReviewerNote,
+    QuarantinedRow,
 )
-from bot.onboarding import lifecycle
+from bot.onboarding import typed_codes
+from bot.onboarding.erasure import erase_applications
 from jobs.context import JobContext
 
 CLOSED = (
@@ -41,7 +44,7 @@ CLOSED = (
     ApplicationStatus.EXPIRED,
     ApplicationStatus.DUPLICATE,
 )
-UNSENT = ("pending", "leased", "awaiting_window")
+STALE_REQUESTS = ("unmatched", "dismissed")  # join requests no application claimed
 HANDLED = ("done", "ignored", "dismissed")  # inbound events nobody needs to look at again
 
 
@@ -58,8 +61,14 @@ def run(ctx: JobContext) -> str:
         .order_by(Application.id)
         .with_for_update(skip_locked=True)
     ).all()
-    for app in apps:
-        erase(ctx, app)
+    erase_applications(
+        ctx.session,
+        apps,
+        now=ctx.now,
+        tz=ctx.settings.tz,
+        after_days=ctx.settings.retention.erase_after_days,
+    )
+    stale_requests, stale_rows = prune_stale_personal_rows(ctx)
     latest_scheduled = (
         select(func.max(JobRun.id)).where(JobRun.scheduled_for.is_not(None)).group_by(JobRun.job)
     )
@@ -88,6 +97,8 @@ def run(ctx: JobContext) -> str:
         + (f", pruned {len(pruned)} job runs" if pruned else "")
         + (f", pruned {len(events)} inbound events" if events else "")
         + (f", pruned {attempts} typed-code checks" if attempts else "")
+        + (f", pruned {stale_requests} stale join requests" if stale_requests else "")
+        + (f", pruned {stale_rows} quarantined rows" if stale_rows else "")
     )
 
 
@@ -114,66 +125,24 @@ def sweep_link_attempts(session: Session, now: datetime) -> int:
     return len(gone)
 
 
-def erase(ctx: JobContext, app: Application) -> None:
-    """Replace one application's personal data, leaving statistics and an audit entry."""
-    s = ctx.session
-    submitted = app.submitted_at.astimezone(ctx.settings.tz)
-    s.add(
-        ApplicationStat(
-            submitted_month=f"{submitted.year:04d}-{submitted.month:02d}",
-            prefecture=app.prefecture,
-            service_type=app.service_type,
-            organization_code=app.organization_code,
-            verdict=app.verdict,
-            final_status=app.status,
-            erased_at=ctx.now,
-        )
-    )
-    app.full_name = app.kana = app.facebook_name = ""
-    app.email = f"erased-{app.id}@invalid"
-    app.organization_text = app.department = app.employment_status = ""
-    app.consent = app.referrer = app.fingerprint = app.decision_reason = ""
-    app.answers, app.interests = {}, []
-    app.reasons = [
-        {"code": r.get("code", ""), "message": ""} for r in app.reasons if isinstance(r, dict)
-    ]
-    app.link_token = f"erased-{app.id}"
-    identity = app.messenger_identity
-    if identity is not None:
-        identity.name = identity.first_name = identity.last_name = ""
-        app.messenger_identity = None
-    s.execute(
-        delete(ReviewerNote)
-        .where(ReviewerNote.application_id == app.id)
+def prune_stale_personal_rows(ctx: JobContext) -> tuple[int, int]:
+    """Delete join requests left unmatched or set aside, and refused form rows, past retention.
+
+    Both hold a name (and the rows every answer) that no application may ever claim: they go
+    after `erase_after_days` like a closed application's data. A refused row still in the sheet
+    is quarantined again by the next poll.
+    """
+    cutoff = ctx.now - timedelta(days=ctx.settings.retention.erase_after_days)
+    requests = ctx.session.execute(
+        delete(JoinRequest)
+        .where(JoinRequest.status.in_(STALE_REQUESTS), JoinRequest.entered_at < cutoff)
+        .returning(JoinRequest.id)
         .execution_options(synchronize_session=False)
-    )
-    s.execute(
-        update(JoinRequest)
-        .where(JoinRequest.application_id == app.id)
-        .values(name="", answer="", candidates=[])
+    ).all()
+    rows = ctx.session.execute(
+        delete(QuarantinedRow)
+        .where(func.coalesce(QuarantinedRow.resolved_at, QuarantinedRow.last_seen_at) < cutoff)
+        .returning(QuarantinedRow.id)
         .execution_options(synchronize_session=False)
-    )
-    s.execute(
-        update(OutboundMessage)
-        .where(OutboundMessage.application_id == app.id, OutboundMessage.status.in_(UNSENT))
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    s.execute(
-        update(OutboundMessage)
-        .where(OutboundMessage.application_id == app.id)
-        .values(payload={}, recipient="erased", last_error="")
-        .execution_options(synchronize_session=False)
-    )
-    for entry in app.history:  # keep what happened and who did it; drop what was said
-        entry.reason = ""
-        if isinstance(entry.detail, dict) and isinstance(entry.detail.get("changed"), dict):
-            entry.detail = {**entry.detail, "changed": sorted(entry.detail["changed"])}
-    app.erased_at = ctx.now
-    lifecycle.audit(
-        app,
-        actor="system",
-        at=ctx.now,
-        action="personal_data_erased",
-        detail={"final_status": app.status, "after_days": ctx.settings.retention.erase_after_days},
-    )
+    ).all()
+    return len(requests), len(rows)

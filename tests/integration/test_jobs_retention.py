@@ -163,7 +163,8 @@ def test_rejected_application_past_retention_is_erased_leaving_stats_and_audit(
         assert app is not None
         assert app.email == f"erased-{app_id}@invalid"
         assert app.erased_at == NOW
-        assert app.code == "R1" and app.status == "rejected"
+        # the 申込番号 identified the person too (their mail, their chat): it goes as well
+        assert app.code == f"ERASED-{app_id}" and app.status == "rejected"
         assert app.reasons == [{"code": "personal_email", "message": ""}]
         assert app.messenger_identity_id is None
         (stat,) = session.scalars(select(ApplicationStat)).all()
@@ -190,14 +191,16 @@ def test_rejected_application_past_retention_is_erased_leaving_stats_and_audit(
         assert history["answers_updated"].detail == {"source": "sheet", "changed": ["所属", "氏名"]}
         assert history["reject"].actor == "rev" and history["reject"].reason == ""
         assert history["reject"].detail == {"notify": True}
-        waiting = session.scalars(
-            select(OutboundMessage).where(OutboundMessage.idempotency_key == "msg:R1")
-        ).one()
+        mine = select(OutboundMessage).where(OutboundMessage.application_id == app_id)
+        waiting = session.scalars(mine.where(OutboundMessage.channel == "messenger")).one()
         assert waiting.status == "cancelled" and waiting.payload == {}
-        sent = session.scalars(
-            select(OutboundMessage).where(OutboundMessage.idempotency_key == "confirm:R1")
-        ).one()
+        sent = session.scalars(mine.where(OutboundMessage.channel == "email")).one()
         assert sent.status == "sent" and sent.recipient == "erased"
+        # their idempotency keys named the code: they name the row now
+        assert {waiting.idempotency_key, sent.idempotency_key} == {
+            f"erased:{waiting.id}",
+            f"erased:{sent.id}",
+        }
 
 
 def test_erasure_is_idempotent(runtime: Runtime) -> None:
