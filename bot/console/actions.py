@@ -9,15 +9,16 @@ from flask import abort, g
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from bot import current_runtime
+from bot.console.params import is_row_id, parse_int
 from bot.onboarding.lifecycle import audit
+from bot.web import current_runtime
 
 T = TypeVar("T")
 
 
 def get_or_404(db: Session, model: type[T], key: Any) -> T:
     """The row of `model` with primary key `key`, or a 404 response."""
-    row = db.get(model, key)
+    row = db.get(model, key) if is_row_id(key) else None
     if row is None:
         abort(404)
     return row
@@ -27,9 +28,10 @@ def newest_page(
     db: Session, query: Select[tuple[T]], id_column: Any, *, before: str, size: int
 ) -> tuple[list[T], bool]:
     """One page of `query`'s rows, newest id first, below the id `before` (the cursor in the
-    URL, ignored unless it is a number); and whether more rows follow."""
-    if before.isdigit():
-        query = query.where(id_column < int(before))
+    URL: blank for the first page, else an id, or BadParameter); and whether more rows follow."""
+    cursor = parse_int("before", before, minimum=1)
+    if cursor is not None:
+        query = query.where(id_column < cursor)
     rows = list(db.scalars(query.order_by(id_column.desc()).limit(size + 1)))
     return rows[:size], len(rows) > size
 

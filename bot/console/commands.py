@@ -8,7 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-MAX_BYTES = 5_000_000
+from bot.onboarding.join_request_limits import (
+    MAX_PASTE_BYTES,
+    TooManyJoinRequests,
+    check_request_count,
+)
 
 
 class InputError(Exception):
@@ -17,11 +21,18 @@ class InputError(Exception):
 
 def _read(source: str) -> str:
     try:
-        raw = sys.stdin.buffer.read(MAX_BYTES + 1) if source == "-" else Path(source).read_bytes()
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_PASTE_BYTES + 1)
+        else:
+            with Path(source).open("rb") as file:
+                raw = file.read(MAX_PASTE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read {source}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise InputError(f"{source}: larger than {MAX_BYTES} bytes")
+    if len(raw) > MAX_PASTE_BYTES:
+        raise InputError(
+            f"{source}: larger than {MAX_PASTE_BYTES} bytes, the limit of one import "
+            "(split the list); nothing was imported"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -30,17 +41,28 @@ def _read(source: str) -> str:
 
 def cmd_join_requests_import(args: argparse.Namespace) -> int:
     """Import join requests, one `<name><TAB><answer>` per line; print what matched."""
-    from bot.onboarding.join_requests import (
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.bootstrap import build_runtime
+    from bot.onboarding.join_request_parsing import (
         JoinRequestFormatError,
-        import_join_requests,
         parse_pasted,
         parse_tab_separated,
     )
-    from bot.runtime import build_runtime
+    from bot.onboarding.join_requests import (
+        import_join_requests,
+    )
 
     try:
         text = _read(args.file)
         requests = parse_pasted(text) if args.pasted else parse_tab_separated(text)
+        check_request_count(requests)
+    except TooManyJoinRequests as exc:
+        print(
+            f"cityhall: join-requests import: {exc.size} requests, more than the limit of "
+            f"{exc.limit} in one import (split the list); nothing was imported",
+            file=sys.stderr,
+        )
+        return 2
     except (InputError, JoinRequestFormatError) as exc:
         print(f"cityhall: join-requests import: {exc}", file=sys.stderr)
         return 2

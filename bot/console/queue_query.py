@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, load_only
 
+from bot.console.params import MAX_ID, BadParameter, parse_int
 from bot.models import Application, JoinRequest
-from bot.onboarding.join_requests import find_code, to_hiragana
+from bot.onboarding.join_request_parsing import find_code
 from bot.onboarding.lifecycle import OPEN
+from bot.onboarding.names import to_hiragana, to_katakana
 
 OPEN_STATUSES = tuple(s.value for s in OPEN)
 VERDICTS = ("verified", "needs_review", "ineligible")
@@ -42,10 +44,6 @@ _COLUMNS = (
 )
 
 
-def _to_katakana(text: str) -> str:
-    return "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
-
-
 @dataclass(frozen=True)
 class QueueFilter:
     """What the reviewer asked to see (parsed strictly from the query string)."""
@@ -63,13 +61,20 @@ class QueueFilter:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilter:
-        """Build from request args, dropping values that are not allowed."""
+        """Build from request args, dropping choices that are not allowed.
+
+        A number or cursor that cannot be read is a BadParameter (400), not a silent drop:
+        dropping `min_days` would show a different list than the one asked for.
+        """
 
         def pick(name: str, allowed: Sequence[str]) -> str:
             value = args.get(name, "")
             return value if value in allowed else ""
 
-        days = args.get("min_days", "").strip()
+        cursors = {name: args.get(name, "").strip() for name in ("after", "before")}
+        for name, cursor in cursors.items():
+            if cursor and decode_cursor(cursor) is None:
+                raise BadParameter(name)
         return cls(
             q=args.get("q", "").strip()[:100],
             verdict=pick("verdict", VERDICTS),
@@ -77,10 +82,10 @@ class QueueFilter:
             prefecture=args.get("prefecture", "").strip()[:8],
             service=pick("service", tuple(SERVICE_TYPES)),
             seen=pick("seen", ("yes", "no")),
-            min_days=int(days) if days.isdigit() and int(days) < 10_000 else None,
+            min_days=parse_int("min_days", args.get("min_days", ""), maximum=9_999),
             order="newest" if args.get("order") == "newest" else "oldest",
-            after=args.get("after", "")[:60],
-            before=args.get("before", "")[:60],
+            after=cursors["after"],
+            before=cursors["before"],
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:
@@ -110,13 +115,16 @@ def encode_cursor(submitted_at: datetime, app_id: int) -> str:
 
 
 def decode_cursor(text: str) -> tuple[datetime, int] | None:
-    """The (submitted_at, id) of a cursor, or None for junk."""
+    """The (submitted_at, id) of a cursor, or None for junk (and for ids no row can have)."""
     stamp, _, raw_id = text.partition("_")
+    if not (len(text) <= 60 and raw_id.isascii() and raw_id.isdigit() and stamp.isascii()):
+        return None
     try:
         at = datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
-        return at, int(raw_id)
     except ValueError:
         return None
+    app_id = int(raw_id)
+    return (at, app_id) if app_id <= MAX_ID else None
 
 
 def _filtered(
@@ -140,7 +148,7 @@ def _filtered(
         if code:
             query = query.where(Application.code == code)
         else:
-            kana = {to_hiragana(f.q), _to_katakana(f.q)}
+            kana = {to_hiragana(f.q), to_katakana(f.q)}
 
             def has(column: Any) -> Any:
                 # SQLite's LIKE already ignores ASCII case; lower() would only slow it down.

@@ -20,9 +20,9 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bot import current_runtime
 from bot.onboarding.intake import FormSyncError, ingest_snapshot, push_snapshot
-from bot.webhooks import DATABASE_ERRORS, database_unavailable, webhook_transaction
+from bot.web import current_runtime
+from bot.webhooks.database import DATABASE_ERRORS, database_unavailable, webhook_transaction
 from bot.webhooks.signature import verify_signature
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ def parse_push(raw: bytes) -> FormPush:
         body: Any = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise MalformedPush("body is not JSON") from None
+    except RecursionError:  # thousands of nested arrays: no push looks like that
+        raise MalformedPush("body is nested too deeply") from None
     if not isinstance(body, dict):
         raise MalformedPush("body is not a JSON object")
     named = body.get("namedValues")
@@ -59,10 +61,23 @@ def parse_push(raw: bytes) -> FormPush:
     for values in named.values():
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise MalformedPush("namedValues must map each question title to a list of strings")
+    # An answer that is not text is the intake's to quarantine (kept, with its reason); a question
+    # title that is not text names no column at all.
+    if not all(_is_text(title) for title in named):
+        raise MalformedPush("a question title holds an unpaired surrogate (not text)")
     stamp = body.get("timestamp")
     if isinstance(stamp, bool) or not isinstance(stamp, int | float) or not math.isfinite(stamp):
         raise MalformedPush("timestamp is not a number of seconds")
     return FormPush(named_values=named, timestamp=float(stamp))
+
+
+def _is_text(value: str) -> bool:
+    """Whether a JSON string is text: "\\ud800" alone decodes, but is no character."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _refuse(status: int, error: str) -> ResponseReturnValue:
@@ -93,7 +108,13 @@ def receive_push() -> ResponseReturnValue:
         return _refuse(401, "stale timestamp")
     try:
         with webhook_transaction(rt) as session:
-            counts = ingest_snapshot(session, rt, push_snapshot(push.named_values), source="push")
+            counts = ingest_snapshot(
+                session,
+                push_snapshot(push.named_values),
+                settings=rt.settings,
+                now=now,
+                source="push",
+            )
     except FormSyncError as exc:  # e.g. the email question is missing: titles only, no answers
         log.warning("forms push not taken in: %s", exc)
         return _refuse(422, str(exc))

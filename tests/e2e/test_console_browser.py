@@ -15,11 +15,12 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bot import create_app
+from bot.accounts.users import add_user
+from bot.bootstrap import build_runtime
 from bot.config import Settings
 from bot.db import Database
 from bot.models import Application, InboundEvent, JoinRequest
-from bot.onboarding.accounts import add_user
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from integrations.local import LocalMailer, LocalMessenger
 
 CHROMIUM = "/usr/bin/chromium"
@@ -210,6 +211,24 @@ def test_paste_join_requests_and_see_them_matched(console: tuple[str, Runtime], 
             db.scalars(select(JoinRequest.status).where(JoinRequest.name == "謎の 人物")).one()
             == "unmatched"
         )
+
+
+def test_select_all_and_dismiss_many_join_requests_at_once(
+    console: tuple[str, Runtime], page: Any
+) -> None:
+    base, runtime = console
+    _login(page, base)
+    page.click("text=参加リクエスト")
+    page.fill("#paste", "".join(f"スパム{i}\t広告です\n" for i in range(3)))
+    page.click("button:has-text('照合する')")
+    page.wait_for_selector("#import-result")
+    page.check("#select-all-requests")
+    assert page.evaluate("document.querySelectorAll('input[name=ids]:checked').length") == 3
+    page.click("button:has-text('選択したものを対象外にする')")
+    page.wait_for_selector("text=3 件を対象外にしました。")
+    assert "未一致の参加リクエストはありません" in page.inner_text("main")
+    with runtime.db.transaction() as db:
+        assert set(db.scalars(select(JoinRequest.status))) == {"dismissed"}
 
 
 def test_stored_xss_attempts_are_shown_as_text(console: tuple[str, Runtime], page: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.console.commands import register
+from bot.console.pages.join_requests import PAGE
 from bot.models import Application, AuditEntry, JoinRequest
+from bot.onboarding.join_request_limits import MAX_PASTE_BYTES, MAX_REQUESTS
 from bot.runtime import Runtime
 from tests.integration.test_console_helpers import (
+    csrf_of,
     make_application,
     post,
 )
@@ -179,3 +183,186 @@ def test_cli_import_of_a_missing_file(
 ) -> None:
     assert _cli(runtime, ["join-requests", "import", str(tmp_path / "nope.tsv")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+# -- bounded input, paging and bulk dismiss -------------------------------------------------------
+def _count(runtime: Runtime) -> int:
+    with runtime.db.transaction() as db:
+        return len(db.scalars(select(JoinRequest.id)).all())
+
+
+def _tsv(count: int, prefix: str = "申請者") -> str:
+    return "".join(f"{prefix}{i}\tよろしく{i}\n" for i in range(count))
+
+
+def test_paste_over_the_size_limit_is_refused_whole_with_a_japanese_message(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    text = _tsv(10) + "x" * MAX_PASTE_BYTES
+    response = post(reviewer, "/console/join-requests", {"text": text})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "貼り付けた内容が大きすぎます" in html and f"{MAX_PASTE_BYTES // 1024} KB まで" in html
+    assert "何も登録していません" in html
+    assert "x" * 1000 not in html  # the paste is not echoed back
+    assert _count(runtime) == 0
+
+
+def test_paste_of_too_many_requests_is_refused_whole(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    response = post(reviewer, "/console/join-requests", {"text": _tsv(MAX_REQUESTS + 1)})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"参加リクエストが多すぎます（{MAX_REQUESTS + 1} 件）" in html
+    assert f"{MAX_REQUESTS} 件までです" in html
+    assert _count(runtime) == 0
+    with runtime.db.transaction() as db:
+        assert db.scalars(select(AuditEntry.action)).all().count("join_requests_imported") == 0
+
+
+def test_paste_of_exactly_the_request_limit_is_taken(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    response = post(reviewer, "/console/join-requests", {"text": _tsv(MAX_REQUESTS)})
+    assert response.status_code == 200
+    assert _count(runtime) == MAX_REQUESTS
+
+
+def test_facebook_list_of_many_requests_is_counted_after_parsing(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    pasted = "".join(
+        f"申請者{i}\n2日前\n申込番号を入力してください。\nわかりません{i}\n承認\n拒否\n"
+        for i in range(MAX_REQUESTS + 1)
+    )
+    assert len(pasted.encode()) <= MAX_PASTE_BYTES  # under the size limit: the count refuses it
+    response = post(reviewer, "/console/join-requests", {"text": pasted})
+    assert response.status_code == 400
+    assert "参加リクエストが多すぎます" in response.get_data(as_text=True)
+    assert _count(runtime) == 0
+
+
+def test_body_over_the_request_size_gets_the_japanese_413_page(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    text = "山田\tx" * (runtime.settings.app.max_webhook_bytes // 4)
+    response = post(reviewer, "/console/join-requests", {"text": text})
+    assert response.status_code == 413
+    assert "送信された内容が大きすぎます" in response.get_data(as_text=True)
+    assert _count(runtime) == 0
+
+
+def _unmatched_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'name="ids" value="(\d+)"', html)]
+
+
+def test_unmatched_requests_are_paged_newest_first(runtime: Runtime, reviewer: FlaskClient) -> None:
+    post(reviewer, "/console/join-requests", {"text": _tsv(PAGE + 5)})
+    first = reviewer.get("/console/join-requests").get_data(as_text=True)
+    first_ids = _unmatched_ids(first)
+    assert len(first_ids) == PAGE and first_ids == sorted(first_ids, reverse=True)
+    assert f"未一致（要対応） <small>{PAGE + 5} 件</small>" in first
+    second = reviewer.get("/console/join-requests", query_string={"before": first_ids[-1]})
+    second_ids = _unmatched_ids(second.get_data(as_text=True))
+    assert len(second_ids) == 5 and max(second_ids) < min(first_ids)
+    assert "次へ" not in second.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("before", ["²", "１２", "-1", "99999999999999999999999", "abc"])
+def test_bad_page_cursor_is_a_400_in_japanese(reviewer: FlaskClient, before: str) -> None:
+    response = reviewer.get("/console/join-requests", query_string={"before": before})
+    assert response.status_code == 400
+    assert "「before」の値が正しくありません" in response.get_data(as_text=True)
+
+
+def test_selected_requests_are_dismissed_at_once_and_each_is_audited(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    post(reviewer, "/console/join-requests", {"text": _tsv(4)})
+    with runtime.db.transaction() as db:
+        ids = db.scalars(select(JoinRequest.id).order_by(JoinRequest.id)).all()
+    chosen = [str(i) for i in ids[:3]]
+    html = post(
+        reviewer, "/console/join-requests/dismiss", {"ids": chosen}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "3 件を対象外にしました。" in html
+    with runtime.db.transaction() as db:
+        statuses = dict(db.execute(select(JoinRequest.id, JoinRequest.status)).tuples().all())
+        trail = db.scalars(
+            select(AuditEntry).where(AuditEntry.action == "join_request_dismissed")
+        ).all()
+    assert [statuses[i] for i in ids] == ["dismissed", "dismissed", "dismissed", "unmatched"]
+    assert sorted((e.detail or {})["id"] for e in trail) == ids[:3]
+    assert {e.actor for e in trail} == {"rev"}
+    again = post(
+        reviewer,
+        "/console/join-requests/dismiss",
+        {"ids": [*chosen[:1], str(ids[3])]},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "1 件を対象外にしました（1 件は処理済みか見つからないため、そのままです）" in again
+
+
+def test_bulk_dismiss_needs_a_selection_a_csrf_token_and_sane_ids(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    post(reviewer, "/console/join-requests", {"text": _tsv(1)})
+    with runtime.db.transaction() as db:
+        jr_id = db.scalars(select(JoinRequest.id)).one()
+    nothing = post(reviewer, "/console/join-requests/dismiss", {}, follow_redirects=True)
+    assert "対象外にする参加リクエストを選んでください" in nothing.get_data(as_text=True)
+    forged = reviewer.post("/console/join-requests/dismiss", data={"ids": str(jr_id)})
+    assert forged.status_code == 400
+    for bad in ("²", "99999999999999999999999", "0"):
+        assert post(reviewer, "/console/join-requests/dismiss", {"ids": bad}).status_code == 400
+    too_many = [str(i) for i in range(1, PAGE + 2)]
+    assert post(reviewer, "/console/join-requests/dismiss", {"ids": too_many}).status_code == 400
+    with runtime.db.transaction() as db:
+        assert db.scalars(select(JoinRequest.status)).one() == "unmatched"
+
+
+def test_cli_import_over_the_size_limit_is_refused_in_english(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "big.tsv"
+    source.write_text(_tsv(10) + "#" + "x" * MAX_PASTE_BYTES + "\n", encoding="utf-8")
+    assert _cli(runtime, ["join-requests", "import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"larger than {MAX_PASTE_BYTES} bytes" in err and "nothing was imported" in err
+    assert _count(runtime) == 0
+
+
+def test_cli_import_of_too_many_requests_is_refused_in_english(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "many.tsv"
+    source.write_text(_tsv(MAX_REQUESTS + 1, prefix="n"), encoding="utf-8")
+    assert _cli(runtime, ["join-requests", "import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"cityhall: join-requests import: {MAX_REQUESTS + 1} requests, more than the limit "
+        f"of {MAX_REQUESTS} in one import (split the list); nothing was imported\n"
+    )
+    assert _count(runtime) == 0
+
+
+def test_japanese_paste_near_the_limit_fits_in_one_multipart_request(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    lines = [f"申請者{i:03d}\t{'よろしくお願いします' * 9}\n" for i in range(MAX_REQUESTS)]
+    text = ""
+    while len((text + lines[0]).encode()) <= MAX_PASTE_BYTES:
+        text += lines.pop()
+    assert MAX_PASTE_BYTES - 300 < len(text.encode()) <= MAX_PASTE_BYTES
+    stored = text.count("\n")
+    page = reviewer.get("/console/join-requests").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page
+    response = reviewer.post(
+        "/console/join-requests",
+        data={"text": text, "csrf_token": csrf_of(reviewer)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    assert _count(runtime) == stored

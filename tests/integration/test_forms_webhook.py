@@ -300,3 +300,36 @@ def test_push_logs_no_personal_data(client: FlaskClient, caplog: pytest.LogCaptu
     assert caplog.text
     for secret in (EMAIL, "屋敷", "富山市", "企画管理部"):
         assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"namedValues": ' + b"[" * 100_000 + b"]" * 100_000 + b', "timestamp": 1795143600}',
+        b'{"namedValues": {"a": ["x"]}, "timestamp": 1795143600, "x": '
+        + b'{"a":' * 30_000
+        + b"1"
+        + b"}" * 30_000
+        + b"}",
+        b'{"namedValues": {"\\ud800": ["x"]}, "timestamp": 1795143600}',
+        b'{"namedValues": {"\\udfff\\u6c0f\\u540d": ["x"]}, "timestamp": 1795143600}',
+    ],
+    ids=["nested_arrays", "nested_objects", "lone_surrogate_title", "low_surrogate_title"],
+)
+def test_deeply_nested_or_non_text_push_is_refused_with_400(
+    client: FlaskClient, runtime: Runtime, raw: bytes
+) -> None:
+    before = tables(runtime)
+    answer = push(client, raw)
+    assert answer.status_code == 400
+    assert answer.is_json and "error" in answer.get_json()
+    assert tables(runtime) == before
+
+
+def test_lone_surrogate_in_an_answer_is_quarantined_not_refused(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    raw = body_of(named_values()).replace("屋敷 昌範".encode(), b"\\ud800")
+    answer = push(client, raw)
+    assert answer.status_code == 200
+    assert answer.get_json()["quarantined"] == 1

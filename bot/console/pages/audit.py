@@ -10,22 +10,22 @@ from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, select
 
-from bot import current_runtime
 from bot.console.actions import record
 from bot.console.blueprint import bp
 from bot.console.csv_export import to_csv
+from bot.console.params import parse_day, parse_int
 from bot.console.security import ADMIN, login_required
 from bot.models import Application, AuditEntry
+from bot.web import current_runtime
 
 PAGE = 100
 DECISIONS = ("approve", "reject")
 
 
-def _day(text: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
+def _day(name: str, text: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
     """A YYYY-MM-DD date as the start (or end) of that day in the configured zone."""
-    try:
-        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
-    except ValueError:
+    day = parse_day(name, text)
+    if day is None:
         return None
     start = datetime.combine(day, time(0), tzinfo=tz)
     return start + timedelta(days=1) if end else start
@@ -34,8 +34,8 @@ def _day(text: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
 def _filters(query: Select[Any], args: Any, tz: ZoneInfo) -> Select[Any]:
     actor = args.get("actor", "").strip()
     action = args.get("action", "").strip()
-    start = _day(args.get("from", ""), tz)
-    end = _day(args.get("to", ""), tz, end=True)
+    start = _day("from", args.get("from", ""), tz)
+    end = _day("to", args.get("to", ""), tz, end=True)
     if actor:
         query = query.where(AuditEntry.actor == actor[:100])
     if action:
@@ -52,7 +52,7 @@ def _filters(query: Select[Any], args: Any, tz: ZoneInfo) -> Select[Any]:
 def audit_log() -> ResponseReturnValue:
     """Audit entries, newest first: who, when, what."""
     rt = current_runtime()
-    before = request.args.get("before", "")
+    before = parse_int("before", request.args.get("before", ""), minimum=1)
     with rt.db.transaction() as db:
         query = _filters(
             select(AuditEntry, Application.code).outerjoin(
@@ -61,8 +61,8 @@ def audit_log() -> ResponseReturnValue:
             request.args,
             rt.settings.tz,
         )
-        if before.isdigit():
-            query = query.where(AuditEntry.id < int(before))
+        if before is not None:
+            query = query.where(AuditEntry.id < before)
         rows = db.execute(query.order_by(AuditEntry.id.desc()).limit(PAGE + 1)).all()
         actions = sorted(db.scalars(select(AuditEntry.action).distinct()).all())
         filters = {k: v for k, v in request.args.items() if k != "before"}

@@ -2,41 +2,58 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, g, get_template_attribute, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from bot import current_runtime
-from bot.console.actions import get_or_404
+from bot.console.actions import get_or_404, newest_page
 from bot.console.blueprint import bp
+from bot.console.params import form_ids, is_row_id
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, JoinRequest
 from bot.onboarding.applications import NotFound, get_by_code
+from bot.onboarding.join_request_limits import (
+    MAX_PASTE_BYTES,
+    MAX_REQUESTS,
+    TooManyJoinRequests,
+    check_request_count,
+    check_text_size,
+)
+from bot.onboarding.join_request_parsing import JoinRequestFormatError, parse_pasted
 from bot.onboarding.join_requests import (
     DISMISSED,
     UNMATCHED,
     ImportResult,
-    JoinRequestFormatError,
     import_join_requests,
     resolve_join_request,
     set_aside,
 )
 from bot.onboarding.lifecycle import DomainError
+from bot.web import current_runtime
 
-MAX_PASTE = 200_000
 RECENT = 50
+PAGE = 100  # unmatched requests per page, and the most set aside at once
+MESSAGES = "console/_join_request_messages.html"
 
 
 def _render(
-    result: ImportResult | None = None, text: str = "", status: int = 200
+    result: ImportResult | None = None,
+    text: str = "",
+    status: int = 200,
+    refused: TooManyJoinRequests | None = None,
 ) -> ResponseReturnValue:
     rt = current_runtime()
     with rt.db.transaction() as db:
-        unmatched = db.scalars(
-            select(JoinRequest)
-            .where(JoinRequest.status == UNMATCHED)
-            .order_by(JoinRequest.entered_at, JoinRequest.id)
-        ).all()
+        unmatched, more = newest_page(
+            db,
+            select(JoinRequest).where(JoinRequest.status == UNMATCHED),
+            JoinRequest.id,
+            before=request.args.get("before", "") if request.method == "GET" else "",
+            size=PAGE,
+        )
+        unmatched_total = db.scalar(
+            select(func.count()).select_from(JoinRequest).where(JoinRequest.status == UNMATCHED)
+        )
         dismissed = db.scalars(
             select(JoinRequest)
             .where(JoinRequest.status == DISMISSED)
@@ -53,10 +70,17 @@ def _render(
         html = render_template(
             "console/join_requests.html",
             unmatched=unmatched,
+            unmatched_total=unmatched_total or 0,
+            next_before=unmatched[-1].id if more else None,
+            paged=bool(request.args.get("before")),
             dismissed=dismissed,
             recent=recent,
             result=result,
             text=text,
+            refused=refused,
+            max_kb=MAX_PASTE_BYTES // 1024,
+            max_requests=MAX_REQUESTS,
+            page_size=PAGE,
         )
     return html, status
 
@@ -71,15 +95,20 @@ def join_requests() -> ResponseReturnValue:
 @bp.post("/join-requests")
 @login_required(ADMIN, REVIEWER)
 def import_pasted() -> ResponseReturnValue:
-    """Store and match what the reviewer pasted."""
+    """Store and match what the reviewer pasted; a paste over the limits is refused whole."""
     rt = current_runtime()
-    text = request.form.get("text", "")[:MAX_PASTE]
+    text = request.form.get("text", "")
     if not text.strip():
         flash("参加リクエストを貼り付けてください。", "error")
         return _render(text=text, status=400)
     try:
+        check_text_size(text)
+        requests = parse_pasted(text)
+        check_request_count(requests)
         with rt.db.transaction() as db:
-            result = import_join_requests(db, text, actor=g.user, at=rt.now())
+            result = import_join_requests(db, requests, actor=g.user, at=rt.now())
+    except TooManyJoinRequests as exc:
+        return _render(refused=exc, status=400)  # not echoed back: it is the clipboard's
     except JoinRequestFormatError as exc:
         flash(f"読み取れない行があります（{exc}）。", "error")
         return _render(text=text, status=400)
@@ -99,7 +128,7 @@ def resolve(request_id: int) -> ResponseReturnValue:
     code = request.form.get("code", "")
     try:
         with rt.db.transaction() as db:
-            jr = db.get(JoinRequest, request_id)
+            jr = db.get(JoinRequest, request_id) if is_row_id(request_id) else None
             if jr is None:
                 raise DomainError("not found")
             app = get_by_code(db, code)
@@ -128,6 +157,28 @@ def dismiss_join_request(request_id: int) -> ResponseReturnValue:
 def restore_join_request(request_id: int) -> ResponseReturnValue:
     """Bring a dismissed request back to the unmatched list."""
     return _set_aside(request_id, dismiss=False)
+
+
+@bp.post("/join-requests/dismiss")
+@login_required(ADMIN, REVIEWER)
+def dismiss_selected() -> ResponseReturnValue:
+    """Set aside every selected unmatched request at once; each one is audited."""
+    rt = current_runtime()
+    ids = form_ids("ids", limit=PAGE)
+    done = 0
+    if ids:
+        with rt.db.transaction() as db:
+            rows = db.scalars(
+                select(JoinRequest).where(JoinRequest.id.in_(ids)).order_by(JoinRequest.id)
+            ).all()
+            now = rt.now()
+            for jr in rows:
+                if jr.status == UNMATCHED:
+                    set_aside(db, jr, dismiss=True, actor=g.user, at=now)
+                    done += 1
+    report = get_template_attribute(MESSAGES, "dismissed_selected")
+    flash(report(selected=len(ids), done=done), "info" if done else "error")
+    return redirect(url_for("console.join_requests"))
 
 
 def _set_aside(request_id: int, *, dismiss: bool) -> ResponseReturnValue:

@@ -10,16 +10,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import current_runtime
 from bot.config import Settings
 from bot.console.blueprint import bp
 from bot.console.pages.auth import local_redirect
+from bot.console.params import parse_int
 from bot.console.prefectures import PREFECTURES
 from bot.console.queue_query import OPEN_STATUSES, VERDICTS, QueueFilter, queue_page
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, RejectionTemplate, SystemFlag
 from bot.onboarding import applications
 from bot.onboarding.lifecycle import TRANSITIONS, DomainError, can
+from bot.web import current_runtime
 
 SEEDED_FLAG = "console:rejection_templates_seeded"
 MAX_BULK = 200
@@ -156,9 +157,9 @@ def reject() -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:2000]
     now = rt.now()
     with rt.db.transaction() as db:
-        template_id = request.form.get("template_id", "")
-        if not reason and template_id.isdigit():
-            template = db.get(RejectionTemplate, int(template_id))
+        template_id = parse_int("template_id", request.form.get("template_id", ""))
+        if not reason and template_id is not None:
+            template = db.get(RejectionTemplate, template_id)
             reason = template.text if template is not None and template.active else ""
         if not codes or not reason:
             flash("却下する申込と理由（テンプレートまたは自由記述）を指定してください。", "error")

@@ -95,6 +95,14 @@
         rows().forEach(function (row) { var b = checkbox(row); if (b) { b.checked = all.checked; } });
       });
     }
+    var allRequests = document.getElementById("select-all-requests");
+    if (allRequests) {
+      allRequests.addEventListener("change", function () {
+        document.querySelectorAll("input[name=ids][form=dismiss-selected]").forEach(function (b) {
+          b.checked = allRequests.checked;
+        });
+      });
+    }
     var helpButton = document.getElementById("help-open");
     if (helpButton) { helpButton.addEventListener("click", function () { toggleHelp(); }); }
     rows().forEach(function (row) {
