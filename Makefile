@@ -33,13 +33,14 @@ lock:
 demo: $(STAMP)
 	$(BIN)/cityhall demo
 
-## test: lint (ruff, mypy) and the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+## test: lint (ruff, mypy, import contracts) and the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
 test: $(STAMP) browser lint pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

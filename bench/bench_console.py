@@ -19,11 +19,11 @@ from sqlalchemy import insert, text
 
 from bench.databases import databases
 from bot import create_app
+from bot.accounts.users import add_user
+from bot.bootstrap import build_runtime
 from bot.config import parse_settings
 from bot.db import Database
 from bot.models import Application, utcnow
-from bot.onboarding.accounts import add_user
-from bot.runtime import build_runtime
 from integrations.local import LocalMailer, LocalMessenger
 
 N = 10_000

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import event, func, select  # noqa: E402
 
 from bench.databases import databases  # noqa: E402
+from bot.bootstrap import build_runtime  # noqa: E402
 from bot.config import DEFAULT_COLUMNS, parse_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import Application, OutboundMessage  # noqa: E402
 from bot.onboarding.intake import sync_forms  # noqa: E402
-from bot.runtime import build_runtime  # noqa: E402
 from integrations.local import LocalMailer, LocalMessenger  # noqa: E402
 from integrations.sheets import SheetsFormSource  # noqa: E402
 from tests import google_fakes  # noqa: E402

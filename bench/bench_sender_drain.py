@@ -36,13 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bot.bootstrap import build_runtime  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.messaging.compose import url_buttons  # noqa: E402
 from bot.messaging.outbox import outbound_row  # noqa: E402
 from bot.messaging.worker import Worker  # noqa: E402
 from bot.models import MessengerIdentity, OutboundMessage, utcnow  # noqa: E402
-from bot.runtime import build_runtime  # noqa: E402
 from integrations.local import LocalMailer  # noqa: E402
 
 TARGET_PER_S = 200.0

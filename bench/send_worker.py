@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bot.bootstrap import build_runtime  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
 from bot.messaging.worker import UNFINISHED, Worker  # noqa: E402
 from bot.models import OutboundMessage  # noqa: E402
-from bot.runtime import build_runtime  # noqa: E402
 from integrations.local import LocalMailer  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messaging.outbox import enqueue_email
-from bot.models import Alert
+from bot.models import Alert, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def raise_alert(
             session,
             key=f"alert:{alert.id}",
             to=notify,
-            purpose="alert",
+            purpose=Purpose.ALERT,
             subject=f"[cityhall] {message[:60]}",
             body=message,
             now=now,
@@ -50,6 +50,13 @@ def resolve_alerts(session: Session, *, kind: str, key: str, now: datetime) -> i
     alerts = session.scalars(
         select(Alert).where(Alert.kind == kind, Alert.key == key, Alert.resolved_at.is_(None))
     ).all()
-    for alert in alerts:
-        alert.resolved_at = now
-    return len(alerts)
+    return sum(resolve_alert(alert, now) for alert in alerts)
+
+
+def resolve_alert(alert: Alert, now: datetime) -> bool:
+    """Close one alert; False when it was already closed."""
+    if alert.resolved_at is not None:
+        return False
+    alert.resolved_at = now
+    log.info("alert %s resolved (%s)", alert.kind, alert.key)
+    return True

@@ -7,15 +7,16 @@ import secrets
 import shutil
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
+from bot.bootstrap import build_runtime
 from bot.config import GroupSettings, Settings, load_settings
 from bot.db import Database
-from bot.runtime import build_runtime
 
 log = logging.getLogger(__name__)
 SAMPLE_CSV = Path(__file__).resolve().parent / "demo_data" / "form_responses.csv"
@@ -90,8 +91,6 @@ def _prepare(settings: Settings, keep: bool) -> Settings:
         shutil.copy(SAMPLE_CSV, csv_path)
     app_settings = settings.app
     if not app_settings.secret_key:
-        from dataclasses import replace
-
         app_settings = replace(app_settings, secret_key=secrets.token_hex(32))
     return settings.replace(app=app_settings)
 
@@ -105,9 +104,10 @@ def run_demo(
     stop: threading.Event | None = None,
 ) -> int:
     """Set up and run the demo until Ctrl-C (or `stop`)."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot import create_app
+    from bot.accounts.users import add_user
     from bot.messaging.worker import Worker
-    from bot.onboarding.accounts import add_user
     from bot.onboarding.groups import apply_configured_groups
     from bot.onboarding.intake import sync_forms
     from jobs.clock import Clock

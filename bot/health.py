@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.outage import OutageLog
+from bot.web import current_runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -22,8 +23,6 @@ def healthz() -> ResponseReturnValue:
     On PostgreSQL the check connects afresh, so a silent network partition answers 503 within
     the connect timeout. A failure is logged once a minute per class (probes are frequent).
     """
-    from bot import current_runtime
-
     outage: OutageLog = current_app.extensions[OUTAGE_KEY]
     try:
         current_runtime().db.ping()

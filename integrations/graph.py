@@ -20,8 +20,8 @@ from urllib.parse import quote
 import requests
 import urllib3
 
-from bot.messaging.compose import MessageLimitError, validate_message
-from integrations.ports import DeliveryError, FailureKind, SendResult
+from integrations.ports import DeliveryError, FailureKind, SendResult, UserProfile
+from integrations.send_api_limits import MessageLimitError, validate_message
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +101,6 @@ _NOT_RETRYABLE_REQUEST_ERRORS = (
     requests.exceptions.InvalidSchema,
     requests.exceptions.InvalidHeader,
 )
-
-
-@dataclass(frozen=True)
-class UserProfile:
-    """A person's name as the User Profile API returns it (fields may be withheld)."""
-
-    name: str | None
-    first_name: str | None
-    last_name: str | None
 
 
 def appsecret_proof(page_token: str, app_secret: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class FailureKind(enum.StrEnum):
@@ -49,6 +49,22 @@ class SendResult:
     """What a successful send returned (Meta's message id, or a local one)."""
 
     message_id: str
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A person's name as the User Profile API returns it (fields may be withheld)."""
+
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+@runtime_checkable
+class ProfileLookup(Protocol):
+    """Ask Messenger for a person's name (the User Profile API); raise DeliveryError."""
+
+    def user_profile(self, psid: str) -> UserProfile: ...
 
 
 class MessengerSender(Protocol):

@@ -13,40 +13,29 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.alerts import raise_alert, resolve_alerts
-from bot.models import Alert, Group, Invitation
+from bot.alerts import resolve_alerts
+from bot.models import Alert, Group, Invitation, InvitationStatus
+from bot.onboarding.groups import NEARLY_FULL_ALERT, alert_if_nearly_full
 from bot.onboarding.invitations import MISSING_ALERT, alert_waiting, place_held
 from jobs.context import JobContext
 
-CAPACITY = "group_nearly_full"  # the kind invitations.py raises on allocation
+CAPACITY = NEARLY_FULL_ALERT
 MISSING = MISSING_ALERT
 
 
 def run(ctx: JobContext) -> str:
     """Open and resolve capacity alerts to match the groups as they are now."""
-    percent = ctx.settings.jobs.capacity_alert_percent
-    notify = ctx.settings.mail.secretariat_address
     placed = place_held(ctx.session, settings=ctx.settings, at=ctx.now)
     groups = ctx.session.scalars(select(Group).order_by(Group.id)).all()
     full = set()
     for g in groups:
-        if g.active and g.capacity > 0 and g.seats_used * 100 >= g.capacity * percent:
+        if alert_if_nearly_full(ctx.session, g, ctx.settings, ctx.now):
             full.add(str(g.id))
-            raise_alert(
-                ctx.session,
-                kind=CAPACITY,
-                key=str(g.id),
-                now=ctx.now,
-                notify=notify,
-                message=(
-                    f"グループ「{g.name}」が定員に近づいています"
-                    f"（{g.seats_used}/{g.capacity}人）。"
-                    "新しいグループを作成してコンソールで登録してください"
-                ),
-            )
     waiting = (
         ctx.session.execute(
-            select(Invitation.kind, Invitation.key).where(Invitation.status == "held").distinct()
+            select(Invitation.kind, Invitation.key)
+            .where(Invitation.status == InvitationStatus.HELD)
+            .distinct()
         )
         .tuples()
         .all()

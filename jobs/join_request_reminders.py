@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.models import Application, ApplicationStatus
+from bot.models import Application, ApplicationStatus, Purpose
 from bot.onboarding import lifecycle
 from bot.onboarding.notifications import email_applicant
 from jobs.context import JobContext
@@ -66,7 +66,7 @@ def _remind(ctx: JobContext, app: Application, n: int) -> None:
         app,
         key=f"jr-reminder:{app.code}:{n}",
         template="join_request_reminder",
-        purpose="join_request_reminder",
+        purpose=Purpose.JOIN_REQUEST_REMINDER,
         at=ctx.now,
         full_name=app.full_name,
         code=app.code,
@@ -90,7 +90,7 @@ def _expire(ctx: JobContext, app: Application) -> None:
         app,
         key=f"expired:{app.code}",
         template="application_expired",
-        purpose="application_expired",
+        purpose=Purpose.APPLICATION_EXPIRED,
         at=ctx.now,
         full_name=app.full_name,
         code=app.code,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import exists, or_, select
 
 from bot.messaging.outbox import WAITING
-from bot.models import Application, ApplicationStatus, OutboundMessage
+from bot.models import Application, ApplicationStatus, OutboundMessage, Purpose
 from bot.onboarding import lifecycle
 from bot.onboarding.notifications import email_applicant, messenger_link
 from jobs.context import JobContext
@@ -55,7 +55,7 @@ def run(ctx: JobContext) -> str:
             app,
             key=f"link-reminder:{app.code}:{n + 1}",
             template="link_reminder",
-            purpose="link_reminder",
+            purpose=Purpose.LINK_REMINDER,
             at=now,
             full_name=app.full_name,
             code=app.code,

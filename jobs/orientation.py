@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from bot.messaging.compose import text_message
 from bot.messaging.outbox import enqueue_email, enqueue_messenger
 from bot.messaging.policy import in_window
-from bot.models import Application, ApplicationStatus
+from bot.models import Application, ApplicationStatus, Purpose
 from bot.onboarding.orientation import Session, sessions_on
 from jobs.context import JobContext
 
@@ -79,7 +79,7 @@ def _remind(ctx: JobContext, app: Application, session: Session) -> bool:
             key=key,
             psid=identity.psid,
             message=text_message(text.body[:2000]),
-            purpose="orientation_reminder",
+            purpose=Purpose.ORIENTATION_REMINDER,
             application_id=app.id,
             utility={
                 "params": {
@@ -97,7 +97,7 @@ def _remind(ctx: JobContext, app: Application, session: Session) -> bool:
         to=app.email,
         subject=text.subject,
         body=text.body,
-        purpose="orientation_reminder",
+        purpose=Purpose.ORIENTATION_REMINDER,
         application_id=app.id,
         now=ctx.now,
     )

@@ -14,7 +14,7 @@ from bot.alerts import raise_alert, resolve_alerts
 from bot.error_source import error_source, location
 from bot.messaging.outbox import enqueue_email
 from bot.messaging.texts import render
-from bot.models import JobRun
+from bot.models import JobRun, Purpose
 from bot.onboarding.lifecycle import DomainError
 from bot.outage import failure_class
 from bot.runtime import Runtime
@@ -195,6 +195,6 @@ def _email_secretariat(
         to=address,
         subject=text.subject,
         body=text.body,
-        purpose="job_failed",
+        purpose=Purpose.JOB_FAILED,
         now=now,
     )

@@ -15,8 +15,11 @@ from bot.models import (
     Base,
     InboundEvent,
     JoinRequest,
+    JoinRequestStatus,
     OutboundMessage,
+    Purpose,
     QuarantinedRow,
+    QueueStatus,
 )
 from bot.onboarding.lifecycle import OPEN
 from jobs.context import JobContext
@@ -55,9 +58,11 @@ def run(ctx: JobContext) -> str:
         select(func.min(Application.submitted_at)).where(Application.status.in_(open_statuses))
     )
     ready = _count(s, Application, Application.status == ApplicationStatus.READY_FOR_REVIEW)
-    dead = _count(s, OutboundMessage, OutboundMessage.status == "dead")
-    unmatched = _count(s, JoinRequest, JoinRequest.status == "unmatched")
-    unprocessed = _count(s, InboundEvent, InboundEvent.status.in_(("invalid", "dead")))
+    dead = _count(s, OutboundMessage, OutboundMessage.status == QueueStatus.DEAD)
+    unmatched = _count(s, JoinRequest, JoinRequest.status == JoinRequestStatus.UNMATCHED)
+    unprocessed = _count(
+        s, InboundEvent, InboundEvent.status.in_((QueueStatus.INVALID, QueueStatus.DEAD))
+    )
     quarantined = _count(s, QuarantinedRow, QuarantinedRow.resolved_at.is_(None))
     alerts = s.scalars(
         select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.created_at)
@@ -90,7 +95,7 @@ def run(ctx: JobContext) -> str:
         to=address,
         subject=text.subject,
         body=text.body,
-        purpose="secretariat_digest",
+        purpose=Purpose.SECRETARIAT_DIGEST,
         now=ctx.now,
     )
     return (

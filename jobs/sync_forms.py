@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from bot.onboarding.intake import fetch_snapshot, ingest_snapshot
 from jobs.context import JobContext
 
 
 def run(ctx: JobContext) -> str:
-    """Poll the form source once (the intake module owns the work and its transactions)."""
-    from bot.onboarding.intake import sync_forms
+    """Read the sheet, then take it in within the job's own transaction.
 
-    counts = sync_forms(ctx.runtime)
+    The read comes first: the job's transaction has run no statement yet, so no connection is
+    held while Google answers.
+    """
+    snapshot = fetch_snapshot(ctx.runtime.form_source)
+    counts = ingest_snapshot(
+        ctx.session, snapshot, settings=ctx.settings, now=ctx.now, source="sheet"
+    )
     return str(counts)

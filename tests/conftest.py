@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.bootstrap import build_runtime
 from bot.config import Settings, parse_settings
 from bot.db import Database
 from bot.models import Base
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from integrations.local import LocalMailer, LocalMessenger
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

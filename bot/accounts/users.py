@@ -177,10 +177,7 @@ def change_password(
     _check_new_password(new_password, user.name)
     if check_password_hash(user.password_hash, new_password):
         raise WeakPassword(PasswordProblem.UNCHANGED)
-    user.password_hash = hash_password(new_password)
-    user.must_change_password = False
-    user.password_changed_at = at
-    ended = end_sessions_of(session, user.id, at=at)
+    ended = _set_password(session, user, new_password, must_change=False, at=at)
     session.add(
         audit(
             None,
@@ -192,16 +189,23 @@ def change_password(
     )
 
 
+def _set_password(
+    session: Session, user: SecretariatUser, password: str, *, must_change: bool, at: datetime
+) -> int:
+    """Store a new password hash and end every session of the account; return how many ended."""
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    user.password_changed_at = at
+    return end_sessions_of(session, user.id, at=at)
+
+
 def reset_password(
     session: Session, user: SecretariatUser, temporary: str, *, actor: str, at: datetime
 ) -> None:
     """An admin sets a temporary password: the account must choose its own at the next login,
     and its sessions end now."""
     _check_new_password(temporary, user.name)
-    user.password_hash = hash_password(temporary)
-    user.must_change_password = True
-    user.password_changed_at = at
-    ended = end_sessions_of(session, user.id, at=at)
+    ended = _set_password(session, user, temporary, must_change=True, at=at)
     session.add(
         audit(
             None,

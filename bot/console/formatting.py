@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -56,6 +57,10 @@ ACTION_LABELS = {
     "login_failed": "ログイン失敗",
     "login_locked": "ロック中のログイン",
     "login_throttled": "ログイン制限",
+    "login_unlocked": "ログイン制限の解除",
+    "password_changed": "パスワード変更",
+    "password_change_failed": "パスワード変更失敗",
+    "password_reset": "パスワードリセット",
     "logout": "ログアウト",
     "approve": "承認",
     "reject": "却下",
@@ -96,8 +101,6 @@ ACTION_LABELS = {
 
 def init_app(app: Flask, tz_name: str) -> None:
     """Register the filters (times shown in `tz_name`, e.g. Asia/Tokyo)."""
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo(tz_name)
 
     def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

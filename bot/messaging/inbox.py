@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.models import InboundEvent, utcnow
+from bot.models import InboundEvent, QueueStatus, utcnow
 
 
 def inbound_row(
@@ -31,7 +29,7 @@ def inbound_row(
         "kind": kind,
         "payload": payload,
         "received_at": now,
-        "status": "invalid" if error else "pending",
+        "status": QueueStatus.INVALID if error else QueueStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "leased_by": "",
@@ -83,21 +81,3 @@ def store_event(
         error=error,
     )
     return store_events(session, [row]) == 1
-
-
-EventHandler = Callable[[Session, InboundEvent, Any], None]
-
-
-@dataclass
-class InboxHandlers:
-    """Which function processes which (source, kind); unknown kinds are marked ignored."""
-
-    handlers: dict[tuple[str, str], EventHandler] = field(default_factory=dict)
-
-    def register(self, source: str, kind: str, handler: EventHandler) -> None:
-        """Route events of `source`/`kind` to `handler`."""
-        self.handlers[(source, kind)] = handler
-
-    def lookup(self, source: str, kind: str) -> EventHandler | None:
-        """The handler for an event, or None when it is to be ignored."""
-        return self.handlers.get((source, kind))

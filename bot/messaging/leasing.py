@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import InboundEvent, OutboundMessage
+from bot.models import InboundEvent, OutboundMessage, QueueStatus
 
 QueueModel = type[InboundEvent] | type[OutboundMessage]
 
@@ -23,8 +23,8 @@ QueueModel = type[InboundEvent] | type[OutboundMessage]
 def claimable(model: Any, now: datetime) -> ColumnElement[bool]:
     """Rows due now, or leased by a worker whose lease ran out."""
     return or_(
-        and_(model.status == "pending", model.next_attempt_at <= now),
-        and_(model.status == "leased", model.lease_until < now),
+        and_(model.status == QueueStatus.PENDING, model.next_attempt_at <= now),
+        and_(model.status == QueueStatus.LEASED, model.lease_until < now),
     )
 
 
@@ -53,7 +53,7 @@ def claim(
         update(model)
         .where(model.id.in_(candidates))
         .values(
-            status="leased",
+            status=QueueStatus.LEASED,
             leased_by=worker_id,
             lease_until=now + timedelta(seconds=lease_seconds),
             attempts=model.attempts + 1,

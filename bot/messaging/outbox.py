@@ -9,9 +9,10 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.models import OutboundMessage, SystemFlag, utcnow
+from bot.models import OutboundMessage, Purpose, QueueStatus, SystemFlag, utcnow
 
-WAITING = "awaiting_window"
+WAITING = QueueStatus.AWAITING_WINDOW
+PROFILE = "profile"  # the channel of User Profile API calls (Messenger's rate and pause apply)
 
 
 def outbound_row(
@@ -32,7 +33,7 @@ def outbound_row(
         "payload": payload,
         "purpose": purpose,
         "application_id": application_id,
-        "status": "pending",
+        "status": QueueStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -128,6 +129,26 @@ def enqueue_messenger(
     )
 
 
+def enqueue_profile_lookup(
+    session: Session, *, psid: str, application_id: int | None, now: datetime | None = None
+) -> OutboundMessage:
+    """Queue one User Profile API call for a person (once per PSID), made by the worker.
+
+    The call is a side effect like a send: it runs after the commit, outside any transaction,
+    so a slow Graph never holds the locks of the linking that asked for it.
+    """
+    return enqueue(
+        session,
+        key=f"profile:{psid}",
+        channel=PROFILE,
+        recipient=psid,
+        purpose=Purpose.PROFILE_LOOKUP,
+        application_id=application_id,
+        now=now,
+        payload={},
+    )
+
+
 def release_waiting(session: Session, psid: str, now: datetime) -> int:
     """The person opened the thread: everything waiting for the window becomes due, in order."""
     result = session.execute(
@@ -137,7 +158,7 @@ def release_waiting(session: Session, psid: str, now: datetime) -> int:
             OutboundMessage.recipient == psid,
             OutboundMessage.status == WAITING,
         )
-        .values(status="pending", next_attempt_at=now)
+        .values(status=QueueStatus.PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -170,7 +191,7 @@ def set_paused(
 
 def retry_now(session: Session, row: OutboundMessage, now: datetime) -> None:
     """Put a dead or waiting message back in the queue (console 'retry')."""
-    row.status = "pending"
+    row.status = QueueStatus.PENDING
     row.next_attempt_at = now
     row.attempts = 0
     row.lease_until = None
@@ -178,7 +199,7 @@ def retry_now(session: Session, row: OutboundMessage, now: datetime) -> None:
 
 def cancel(session: Session, row: OutboundMessage) -> bool:
     """Cancel a message that has not been sent; returns False if it already went."""
-    if row.status in {"sent", "cancelled"}:
+    if row.status in {QueueStatus.SENT, QueueStatus.CANCELLED}:
         return False
-    row.status = "cancelled"
+    row.status = QueueStatus.CANCELLED
     return True

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -31,11 +31,9 @@ from sqlalchemy.orm import Session
 from bot.messaging.compose import utility_template_message
 from bot.messaging.outbox import WAITING
 from bot.messaging.texts import SHIPPED
-from bot.models import InboundEvent, OutboundMessage, SystemFlag
+from bot.models import InboundEvent, OutboundMessage, Purpose, QueueStatus, SystemFlag
+from bot.runtime import Runtime
 from integrations.ports import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +41,9 @@ FLAG = "messenger:utility_templates"
 LANGUAGE = "ja"
 APPROVED = "APPROVED"
 # Outbound purpose -> template key; every other purpose keeps waiting outside the window.
-PURPOSE_TEMPLATES = {
-    "invitation": "invitation",
-    "orientation_reminder": "orientation_reminder",
+PURPOSE_TEMPLATES: dict[str, str] = {
+    Purpose.INVITATION: "invitation",
+    Purpose.ORIENTATION_REMINDER: "orientation_reminder",
 }
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
@@ -320,7 +318,7 @@ def release_waiting_for(session: Session, key: str, now: datetime) -> int:
             OutboundMessage.status == WAITING,
             OutboundMessage.purpose.in_(purposes),
         )
-        .values(status="pending", next_attempt_at=now)
+        .values(status=QueueStatus.PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)

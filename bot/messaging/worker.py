@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,13 +26,13 @@ from bot.alerts import raise_alert
 from bot.messaging import outbox, policy, utility
 from bot.messaging.leasing import backoff_delay, claim
 from bot.messaging.rate import page_limiter
-from bot.models import InboundEvent, MessengerIdentity, OutboundMessage
+from bot.models import InboundEvent, MessengerIdentity, OutboundMessage, QueueStatus
 from bot.outage import OutageLog
 from bot.runtime import Runtime
-from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendResult
+from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendResult, UserProfile
 
 log = logging.getLogger(__name__)
-UNFINISHED = ("pending", "leased", outbox.WAITING)
+UNFINISHED = (QueueStatus.PENDING, QueueStatus.LEASED, outbox.WAITING)
 _CHANNEL_LABELS = {"messenger": "Messenger", "email": "メール"}
 
 
@@ -79,7 +80,7 @@ class Worker:
             earlier.status.in_(UNFINISHED),
         )
         condition: Any = (OutboundMessage.channel != "messenger") | in_order
-        paused = list(outbox.paused_channels(session))
+        paused = _with_profile(outbox.paused_channels(session))
         if paused:
             condition = and_(condition, OutboundMessage.channel.not_in(paused))
         return condition
@@ -99,7 +100,7 @@ class Worker:
 
     def _mine(self, session: Session, model: Any, row_id: int) -> Any:
         row = session.get(model, row_id, with_for_update=self.rt.db.is_postgres)
-        if row is None or row.status != "leased" or row.leased_by != self.worker_id:
+        if row is None or row.status != QueueStatus.LEASED or row.leased_by != self.worker_id:
             return None  # the lease ran out and another worker took the row over
         return row
 
@@ -118,8 +119,13 @@ class Worker:
             channel, recipient, payload = row.channel, row.recipient, dict(row.payload)
             key, purpose = row.idempotency_key, row.purpose
         messaging_type = job.get("messaging_type")
+        profile: UserProfile | None = None
         try:
-            if channel == "messenger":
+            if channel == outbox.PROFILE and self.rt.profiles is not None:
+                self.limiter.wait()  # a Graph call like a send: the Page's one rate
+                profile = self.rt.profiles.user_profile(recipient)
+                result = SendResult(message_id="")
+            elif channel == "messenger":
                 self.limiter.wait()
                 result = self.rt.messenger.send(
                     recipient,
@@ -141,14 +147,18 @@ class Worker:
         except Exception as exc:  # an adapter bug must not kill the worker: retry, then dead
             log.exception("outbound %s (%s): unexpected transport error", row_id, purpose)
             return self._failed(row_id, DeliveryError(FailureKind.RETRY, _error_text(exc)))
-        return self._sent(row_id, result, messaging_type)
+        return self._sent(row_id, result, messaging_type, profile)
 
     def _prepare(
         self, session: Session, row: OutboundMessage, now: datetime
     ) -> dict[str, Any] | None:
         """Decide whether a leased row goes now; park it (and return None) if not."""
-        if row.channel in outbox.paused_channels(session):
-            row.status, row.attempts, row.lease_until = "pending", row.attempts - 1, None
+        if row.channel in _with_profile(outbox.paused_channels(session)):
+            row.status, row.attempts, row.lease_until = QueueStatus.PENDING, row.attempts - 1, None
+            return None
+        if row.channel == outbox.PROFILE and self.rt.profiles is None:
+            row.status, row.lease_until = QueueStatus.DEAD, None
+            row.last_error = "this Messenger transport has no User Profile API"
             return None
         if row.channel != "messenger":
             return {}
@@ -178,24 +188,32 @@ class Worker:
         if decision.action == "wait":
             row.status, row.attempts, row.lease_until = outbox.WAITING, row.attempts - 1, None
             return None
-        row.status, row.lease_until = "dead", None
+        row.status, row.lease_until = QueueStatus.DEAD, None
         row.last_error = "recipient unreachable on Messenger"
         return None
 
-    def _sent(self, row_id: int, result: SendResult, messaging_type: str | None = None) -> str:
+    def _sent(
+        self,
+        row_id: int,
+        result: SendResult,
+        messaging_type: str | None = None,
+        profile: UserProfile | None = None,
+    ) -> str:
         with self.rt.db.transaction() as session:
             row = self._mine(session, OutboundMessage, row_id)
             if row is None:
                 log.warning("outbound %s: sent, but its lease was lost before recording", row_id)
                 return "lost"
             now = self.rt.now()
-            row.status, row.sent_at, row.lease_until = "sent", now, None
+            row.status, row.sent_at, row.lease_until = QueueStatus.SENT, now, None
             row.provider_message_id, row.last_error = result.message_id, ""
             _record(row, now, "sent", messaging_type=messaging_type)
+            if profile is not None:
+                _store_profile(session, row.recipient, profile)
             hook = self.rt.after_sent.get(row.purpose)
             if hook is not None:
                 hook(session, row, self.rt)
-            return "sent"
+            return QueueStatus.SENT
 
     def _failed(self, row_id: int, exc: DeliveryError) -> str:
         with self.rt.db.transaction() as session:
@@ -208,7 +226,7 @@ class Worker:
             _record(row, now, "unknown" if exc.outcome_unknown else exc.kind.value, exc)
             if exc.outcome_unknown and unknown_before:
                 # Twice maybe delivered: a third try is more likely a duplicate than a help.
-                row.status = "dead"
+                row.status = QueueStatus.DEAD
                 row.last_error = (
                     "outcome unknown twice (the message may have arrived): "
                     "check the conversation before sending it again; " + row.last_error
@@ -219,28 +237,34 @@ class Worker:
                     base=self.cfg.backoff_base_seconds,
                     cap=self.cfg.backoff_max_seconds,
                 )
-                row.status, row.next_attempt_at = "pending", now + timedelta(seconds=delay)
+                row.status, row.next_attempt_at = (
+                    QueueStatus.PENDING,
+                    now + timedelta(seconds=delay),
+                )
             elif exc.kind is FailureKind.OUTSIDE_WINDOW:
                 row.status, row.attempts = outbox.WAITING, row.attempts - 1
             elif exc.kind is FailureKind.AUTH:
-                row.status, row.attempts, row.next_attempt_at = "pending", row.attempts - 1, now
-                reason = f"{row.channel} sending paused: {exc.cause or exc}"
-                outbox.set_paused(session, row.channel, True, reason=reason, now=now)
+                row.status, row.attempts, row.next_attempt_at = (
+                    QueueStatus.PENDING,
+                    row.attempts - 1,
+                    now,
+                )
+                channel = "messenger" if row.channel == outbox.PROFILE else row.channel
+                reason = f"{channel} sending paused: {exc.cause or exc}"
+                outbox.set_paused(session, channel, True, reason=reason, now=now)
                 raise_alert(
                     session,
                     kind="sending_paused",
-                    key=row.channel,
-                    message=f"{_CHANNEL_LABELS.get(row.channel, row.channel)}の送信を"
+                    key=channel,
+                    message=f"{_CHANNEL_LABELS.get(channel, channel)}の送信を"
                     f"すべて一時停止しました。原因: {exc.cause or exc}"
                     f"（code {exc.code}, subcode {exc.subcode}）。"
                     "設定を直したらコンソールの送信箱で再開してください。",
                     now=now,
-                    notify=self.rt.settings.mail.secretariat_address
-                    if row.channel != "email"
-                    else "",
+                    notify=self.rt.settings.mail.secretariat_address if channel != "email" else "",
                 )
             else:
-                row.status = "dead"
+                row.status = QueueStatus.DEAD
                 if exc.unknown:  # nobody documented it: this row only, and a person looks once
                     raise_alert(
                         session,
@@ -287,7 +311,7 @@ class Worker:
                 handler = self.rt.inbox.lookup(event.source, event.kind)
                 if handler is not None:
                     handler(session, event, self.rt)
-                event.status = "done" if handler is not None else "ignored"
+                event.status = QueueStatus.DONE if handler is not None else QueueStatus.IGNORED
                 event.processed_at, event.lease_until = self.rt.now(), None
                 return str(event.status)
         except Exception as exc:
@@ -298,14 +322,14 @@ class Worker:
                     return "lost"
                 event.last_error, event.lease_until = _error_text(exc), None
                 if event.attempts >= self.cfg.max_attempts:
-                    event.status = "dead"
+                    event.status = QueueStatus.DEAD
                 else:
                     delay = backoff_delay(
                         event.attempts,
                         base=self.cfg.backoff_base_seconds,
                         cap=self.cfg.backoff_max_seconds,
                     )
-                    event.status = "pending"
+                    event.status = QueueStatus.PENDING
                     event.next_attempt_at = self.rt.now() + timedelta(seconds=delay)
                 return str(event.status)
 
@@ -347,7 +371,9 @@ class Worker:
             result = session.execute(
                 update(model)
                 .where(
-                    model.id.in_(ids), model.status == "leased", model.leased_by == self.worker_id
+                    model.id.in_(ids),
+                    model.status == QueueStatus.LEASED,
+                    model.leased_by == self.worker_id,
                 )
                 .values(**values)
                 .execution_options(synchronize_session=False)
@@ -359,7 +385,7 @@ class Worker:
         if not ids:
             return 0
         released = self._update_held(
-            model, ids, status="pending", lease_until=None, attempts=model.attempts - 1
+            model, ids, status=QueueStatus.PENDING, lease_until=None, attempts=model.attempts - 1
         )
         log.info("worker %s: %s leased row(s) handed back", self.worker_id, released)
         return released
@@ -397,3 +423,26 @@ class Worker:
                     break
                 stop.wait(self.cfg.poll_seconds)
         log.info("worker %s stopped", self.worker_id)
+
+
+def _with_profile(paused: Mapping[str, Any]) -> list[str]:
+    """The paused channels; User Profile calls use the Page's token and pause with Messenger."""
+    channels = list(paused)
+    return [*channels, outbox.PROFILE] if "messenger" in channels else channels
+
+
+def _store_profile(session: Session, psid: str, profile: UserProfile) -> None:
+    """Keep the names the User Profile API gave (join requests are matched by them)."""
+    identity = session.scalars(
+        select(MessengerIdentity).where(MessengerIdentity.psid == psid)
+    ).first()
+    if identity is None or identity.name:
+        return
+    identity.name = _storable(profile.name, 200)
+    identity.first_name = _storable(profile.first_name, 100)
+    identity.last_name = _storable(profile.last_name, 100)
+
+
+def _storable(text: str | None, length: int) -> str:
+    """A name as its column can hold it on every engine (no NUL, at most `length` characters)."""
+    return (text or "").replace("\x00", "")[:length]

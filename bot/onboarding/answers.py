@@ -5,23 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Application fields a `[forms.columns]` entry may map a question title to.
-FORM_FIELDS: tuple[str, ...] = (
-    "timestamp",
-    "email",
-    "full_name",
-    "kana",
-    "facebook_name",
-    "service_type",  # 国家公務員 / 地方公務員
-    "organization",
-    "department",
-    "prefecture",  # workplace prefecture (勤務地の都道府県)
-    "employment_status",
-    "interests",  # 課 checkboxes, comma separated in the sheet
-    "consent",
-    "referrer",
-)
-REQUIRED_FIELDS: tuple[str, ...] = ("timestamp", "email")
+from bot.form_columns import FORM_FIELDS, REQUIRED_FIELDS
+
+__all__ = ["FORM_FIELDS", "REQUIRED_FIELDS", "STORED_LENGTHS", "FormAnswers"]
+
 # The most characters of each text field an application can store (its column's length). A
 # longer answer is refused by PostgreSQL; it is quarantined instead, on every engine alike.
 STORED_LENGTHS: dict[str, int] = {

@@ -38,7 +38,8 @@ from json.encoder import encode_basestring
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.onboarding.answers import FORM_FIELDS, REQUIRED_FIELDS, STORED_LENGTHS, FormAnswers
+from bot.form_columns import FORM_FIELDS, REQUIRED_FIELDS, normalise_title
+from bot.onboarding.answers import STORED_LENGTHS, FormAnswers
 from integrations.ports import SheetSnapshot
 
 _SERIAL_EPOCH = datetime(1899, 12, 30)  # day 0 of Sheets' serial numbers (Lotus 1-2-3 style)
@@ -51,7 +52,6 @@ _TEXT_TIMESTAMP_FORMATS = (
 )
 _SERIAL_TEXT = re.compile(r"\d+(\.\d+)?")
 _EMAIL = re.compile(r"[^@\s,;:<>()\[\]\"]+@(?:[^@\s,;:<>()\[\]\".]+\.)+[^@\s,;:<>()\[\]\".]+")
-_WHITESPACE = re.compile(r"\s+")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL; halves of a surrogate pair
 _STORABLE_STAND_IN = {"\x00": "\u2400"}  # NUL shown as ␀; surrogates become U+FFFD
 _TEXT_FIELDS = tuple(f for f in FORM_FIELDS if f not in ("timestamp", "email", "interests"))
@@ -137,11 +137,6 @@ class ParsedSnapshot:
     report: ColumnReport = field(default_factory=ColumnReport)
 
 
-def normalise_title(title: str) -> str:
-    """Return the form of a question title used to match it (NFKC, trimmed, single spaces)."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", title)).strip()
-
-
 def normalise_email(value: str) -> str:
     """Return an email address in canonical form (NFKC, stripped, lower-case)."""
     return unicodedata.normalize("NFKC", value).strip().lower()
@@ -178,38 +173,6 @@ def storable(raw: dict[str, str]) -> dict[str, str]:
         return _UNSTORABLE.sub(lambda m: _STORABLE_STAND_IN.get(m.group(), "\ufffd"), text)
 
     return {clean(k): clean(v) for k, v in raw.items()}
-
-
-def validate_column_mapping(columns: Mapping[str, str]) -> list[str]:
-    """Check a `[forms.columns]` table at config time; return one problem line per fault."""
-    problems: list[str] = []
-    titles_by_field: dict[str, list[str]] = {}
-    seen_titles: dict[str, str] = {}
-    for title, field_name in columns.items():
-        key = normalise_title(title)
-        if not key:
-            problems.append(f"forms.columns: empty question title mapped to {field_name!r}")
-        elif key in seen_titles:
-            problems.append(
-                f"forms.columns: {title!r} and {seen_titles[key]!r} are the same question title"
-            )
-        else:
-            seen_titles[key] = title
-        if field_name not in FORM_FIELDS:
-            problems.append(
-                f"forms.columns: {title!r} maps to unknown field {field_name!r} "
-                f"(known: {', '.join(FORM_FIELDS)})"
-            )
-            continue
-        titles_by_field.setdefault(field_name, []).append(title)
-    for field_name, titles in titles_by_field.items():
-        if len(titles) > 1:
-            listed = ", ".join(repr(t) for t in titles)
-            problems.append(f"forms.columns: field {field_name!r} is mapped by {listed}")
-    for field_name in REQUIRED_FIELDS:
-        if field_name not in titles_by_field:
-            problems.append(f"forms.columns: required field {field_name!r} is not mapped")
-    return problems
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,27 @@
 A configured group is created the first time any process starts with it in its config
 (`cityhall db upgrade`, the web app, the worker, the clock) and is from then on the console's:
 renaming, deactivating or resizing it there is never undone by a restart. Every change that can
-give a held invitation a seat (a group created, re-activated, given room) places the held
-invitations at once.
+give a held invitation a seat (a group created, re-activated, given room) is followed by placing
+the held invitations (`invitations.place_held`, called by whoever made the change).
+
+This module is the one place for what a group is: "open with room", "nearly full", taking a
+seat, creating and updating one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Executable, Table, insert
+from sqlalchemy import ColumnElement, Executable, Table, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.alerts import raise_alert
 from bot.config import GroupSettings, Settings
 from bot.models import Group
-from bot.onboarding.invitations import place_held
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,88 @@ def apply_configured_groups(
     return created
 
 
-def start_up(session: Session, settings: Settings, at: datetime) -> tuple[int, int]:
-    """Apply `[[groups]]` and place what was held; return (groups created, invitations placed)."""
-    created = apply_configured_groups(session, settings.groups, at)
-    placed = place_held(session, settings=settings, at=at)
-    return created, placed
+# -- room ------------------------------------------------------------------------------------------
+NEARLY_FULL_ALERT = "group_nearly_full"
+EDITABLE = ("kind", "key", "name", "invite_url", "capacity", "seats_used", "active")
+
+
+def open_with_room(kind: str, key: str) -> ColumnElement[bool]:
+    """The groups of kind/key an invitation can go to: active, with a link, not full."""
+    return and_(
+        Group.kind == kind,
+        Group.key == key,
+        Group.active.is_(True),
+        Group.invite_url != "",
+        Group.seats_used < Group.capacity,
+    )
+
+
+def nearly_full(group: Group, percent: int) -> bool:
+    """An active group with at least `percent` % of its seats used."""
+    return bool(group.active and group.capacity > 0) and (
+        group.seats_used * 100 >= group.capacity * percent
+    )
+
+
+def alert_if_nearly_full(session: Session, group: Group, settings: Settings, at: datetime) -> bool:
+    """Open (or refresh) the group's "nearly full" alert when it is; return whether it is."""
+    if not nearly_full(group, settings.jobs.capacity_alert_percent):
+        return False
+    raise_alert(
+        session,
+        kind=NEARLY_FULL_ALERT,
+        key=str(group.id),
+        now=at,
+        notify=settings.mail.secretariat_address,
+        message=(
+            f"グループ「{group.name}」が定員に近づいています（{group.seats_used}/{group.capacity}人）。"
+            "次のグループ（招待リンク）を用意して、コンソールで登録してください。"
+        ),
+    )
+    return True
+
+
+def take_seat(session: Session, kind: str, key: str) -> Group | None:
+    """Count a seat in the first open group of kind/key with room (atomic per group)."""
+    candidates = session.scalars(
+        select(Group).where(open_with_room(kind, key)).order_by(Group.id)
+    ).all()
+    for group in candidates:
+        taken = session.execute(
+            update(Group)
+            .where(Group.id == group.id, Group.seats_used < Group.capacity)
+            .values(seats_used=Group.seats_used + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) == 1:
+            session.refresh(group)
+            return group
+    return None
+
+
+# -- the console's changes -------------------------------------------------------------------------
+def name_taken(
+    session: Session, kind: str, key: str, name: str, *, other_than: int | None = None
+) -> bool:
+    """Whether another group already has this kind, key and name (they are unique together)."""
+    query = select(Group.id).where(Group.kind == kind, Group.key == key, Group.name == name)
+    if other_than is not None:
+        query = query.where(Group.id != other_than)
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def create_group(session: Session, values: Mapping[str, Any], at: datetime) -> Group:
+    """Add a group from the console's form (`EDITABLE` fields)."""
+    group = Group(**{k: values[k] for k in EDITABLE}, created_at=at)
+    session.add(group)
+    session.flush()
+    return group
+
+
+def update_group(session: Session, group: Group, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Change a group's `EDITABLE` fields; return what they were before."""
+    before = {k: getattr(group, k) for k in EDITABLE}
+    for k in EDITABLE:
+        setattr(group, k, values[k])
+    session.flush()
+    return before

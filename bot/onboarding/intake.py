@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, literal, select
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert, resolve_alerts
+from bot.config import Settings
 from bot.db import insert_new_rows
 from bot.messaging.outbox import outbound_row
 from bot.models import (
@@ -53,7 +55,7 @@ from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
 from bot.onboarding.registry import load_registry
 from bot.onboarding.screening import DuplicateIndex, screen, screen_answers, stored_reasons
 from bot.runtime import Runtime
-from integrations.ports import SheetSnapshot
+from integrations.ports import FormSource, SheetSnapshot
 
 log = logging.getLogger(__name__)
 S = ApplicationStatus
@@ -176,14 +178,19 @@ class Intake:
     """Take one parsed snapshot into the database, inside the caller's transaction."""
 
     def __init__(
-        self, session: Session, runtime: Runtime, *, source: str, progress: Progress | None = None
+        self,
+        session: Session,
+        *,
+        settings: Settings,
+        now: datetime,
+        source: str,
+        progress: Progress | None = None,
     ) -> None:
         self.session = session
-        self.rt = runtime
-        self.settings = runtime.settings
+        self.settings = settings
         self.source = source
         self.progress = progress
-        self.now = runtime.now()
+        self.now = now
         self.registry = load_registry()
         self._index: DuplicateIndex | None = None
         self._codes: set[str] | None = None
@@ -530,21 +537,31 @@ class Intake:
 
 def ingest_snapshot(
     session: Session,
-    runtime: Runtime,
     snapshot: SheetSnapshot,
     *,
+    settings: Settings,
+    now: datetime,
     source: str,
     progress: Progress | None = None,
 ) -> SyncCounts:
     """Parse and take in a snapshot (poll: the whole sheet; push: one response)."""
     parsed = parse_snapshot(
-        snapshot, runtime.settings.forms.columns, default_timezone=runtime.settings.app.timezone
+        snapshot, settings.forms.columns, default_timezone=settings.app.timezone
     )
-    return Intake(session, runtime, source=source, progress=progress).ingest(parsed, SyncCounts())
+    with collector_paused():
+        intake = Intake(session, settings=settings, now=now, source=source, progress=progress)
+        return intake.ingest(parsed, SyncCounts())
+
+
+def fetch_snapshot(source: FormSource | None) -> SheetSnapshot:
+    """Read the form's sheet once (a remote call: make it before any transaction begins)."""
+    if source is None:
+        raise FormSyncError("no form source is configured")
+    return source.fetch()
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Hold off Python's cyclic garbage collector while a whole sheet is taken in.
 
     A poll keeps tens of thousands of young containers alive at once (rows, answers, pending
@@ -565,13 +582,18 @@ def sync_forms(
     runtime: Runtime, *, dry_run: bool = False, progress: Progress | None = None
 ) -> SyncCounts:
     """Poll the form source once and take in what changed; `dry_run` writes nothing."""
-    if runtime.form_source is None:
-        raise FormSyncError("no form source is configured")
-    snapshot = runtime.form_source.fetch()
-    with _collector_paused(), runtime.db.sessions() as session:
+    snapshot = fetch_snapshot(runtime.form_source)
+    with runtime.db.sessions() as session:
         session.begin()
         try:
-            counts = ingest_snapshot(session, runtime, snapshot, source="sheet", progress=progress)
+            counts = ingest_snapshot(
+                session,
+                snapshot,
+                settings=runtime.settings,
+                now=runtime.now(),
+                source="sheet",
+                progress=progress,
+            )
         except BaseException:
             session.rollback()
             raise

@@ -18,8 +18,17 @@ from bot.config import Settings
 from bot.messaging.compose import url_buttons
 from bot.messaging.outbox import enqueue_messenger
 from bot.messaging.texts import render
-from bot.models import Application, Group, Invitation, MessengerIdentity, OutboundMessage
+from bot.models import (
+    Application,
+    Group,
+    Invitation,
+    InvitationStatus,
+    MessengerIdentity,
+    OutboundMessage,
+    Purpose,
+)
 from bot.onboarding import lifecycle
+from bot.onboarding.groups import alert_if_nearly_full, take_seat
 
 log = logging.getLogger(__name__)
 KINDS = ("prefecture", "village", "cohort")
@@ -39,45 +48,6 @@ def group_key(app: Application, kind: str, settings: Settings, at: datetime) -> 
     return (app.approved_at or at).astimezone(settings.tz).strftime("%Y-%m")
 
 
-def _take_seat(session: Session, kind: str, key: str) -> Group | None:
-    """Count a seat in the first open group of kind/key with room (atomic per group)."""
-    candidates = session.scalars(
-        select(Group)
-        .where(
-            Group.kind == kind,
-            Group.key == key,
-            Group.active.is_(True),
-            Group.invite_url != "",
-            Group.seats_used < Group.capacity,
-        )
-        .order_by(Group.id)
-    ).all()
-    for group in candidates:
-        taken = session.execute(
-            update(Group)
-            .where(Group.id == group.id, Group.seats_used < Group.capacity)
-            .values(seats_used=Group.seats_used + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(taken, "rowcount", 0) == 1:
-            session.refresh(group)
-            return group
-    return None
-
-
-def _check_capacity(session: Session, settings: Settings, group: Group, at: datetime) -> None:
-    if group.seats_used * 100 >= settings.jobs.capacity_alert_percent * group.capacity:
-        raise_alert(
-            session,
-            kind="group_nearly_full",
-            key=f"{group.id}",
-            now=at,
-            message=f"「{group.name}」が{group.seats_used}/{group.capacity}人です。"
-            "次のグループ（招待リンク）を用意してください。",
-            notify=settings.mail.secretariat_address,
-        )
-
-
 def allocate_invitations(
     session: Session, app: Application, *, settings: Settings, at: datetime
 ) -> list[Invitation]:
@@ -92,7 +62,7 @@ def allocate_invitations(
         inv = Invitation(
             application_id=app.id,
             kind=kind,
-            status="held",
+            status=InvitationStatus.HELD,
             created_at=at,
             key=group_key(app, kind, settings, at),
         )
@@ -116,16 +86,16 @@ def _place(
     retrying: bool = False,
 ) -> None:
     """Give the invitation a seat, or hold it (and say so, unless it was held already)."""
-    group = _take_seat(session, inv.kind, inv.key)
+    group = take_seat(session, inv.kind, inv.key)
     if group is None:
-        inv.status = "held"
+        inv.status = InvitationStatus.HELD
         if not retrying:  # place_held alerts once per kind and key, after its loop
             session.flush()
             alert_waiting(session, settings, inv.kind, inv.key, at)
             log.warning("invitation for %s held: no open %s group", app.code, inv.kind)
         return
-    inv.group_id, inv.status = group.id, "allocated"
-    _check_capacity(session, settings, group, at)
+    inv.group_id, inv.status = group.id, InvitationStatus.ALLOCATED
+    alert_if_nearly_full(session, group, settings, at)
 
 
 MISSING_ALERT = "group_missing"
@@ -136,7 +106,11 @@ def alert_waiting(session: Session, settings: Settings, kind: str, key: str, at:
     waiting = session.scalar(
         select(func.count())
         .select_from(Invitation)
-        .where(Invitation.status == "held", Invitation.kind == kind, Invitation.key == key)
+        .where(
+            Invitation.status == InvitationStatus.HELD,
+            Invitation.kind == kind,
+            Invitation.key == key,
+        )
     )
     if not waiting:
         return 0
@@ -165,7 +139,7 @@ def queue_invitations(
     queued = 0
     invitations = session.scalars(
         select(Invitation)
-        .where(Invitation.application_id == app.id, Invitation.status == "allocated")
+        .where(Invitation.application_id == app.id, Invitation.status == InvitationStatus.ALLOCATED)
         .order_by(Invitation.id)
     ).all()
     for inv in invitations:
@@ -183,7 +157,7 @@ def queue_invitations(
             key=f"invite:{app.code}:{inv.kind}",
             psid=identity.psid,
             message=url_buttons(text, [("参加する", group.invite_url)]),
-            purpose="invitation",
+            purpose=Purpose.INVITATION,
             application_id=app.id,
             utility={
                 "params": {"group_name": f"{KIND_LABELS[inv.kind]}「{group.name}」"},
@@ -191,7 +165,7 @@ def queue_invitations(
             },
             now=at,
         )
-        inv.outbound_id, inv.status = row.id, "queued"
+        inv.outbound_id, inv.status = row.id, InvitationStatus.QUEUED
         queued += 1
     return queued
 
@@ -204,7 +178,9 @@ def place_held(session: Session, *, settings: Settings, at: datetime) -> int:
     skipped), so two callers at once never place one invitation twice.
     """
     placed = 0
-    query = select(Invitation).where(Invitation.status == "held").order_by(Invitation.id)
+    query = (
+        select(Invitation).where(Invitation.status == InvitationStatus.HELD).order_by(Invitation.id)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     held = session.scalars(query).all()
@@ -214,7 +190,7 @@ def place_held(session: Session, *, settings: Settings, at: datetime) -> int:
         if app is None or app.erased_at is not None or not _still_held(session, inv):
             continue
         _place(session, settings, app, inv, at, retrying=True)
-        if inv.status == "allocated":
+        if inv.status == InvitationStatus.ALLOCATED:
             placed += 1
             queue_invitations(session, app, settings=settings, at=at)
         else:
@@ -237,8 +213,8 @@ def _still_held(session: Session, inv: Invitation) -> bool:
     """
     result = session.execute(
         update(Invitation)
-        .where(Invitation.id == inv.id, Invitation.status == "held")
-        .values(status="held")
+        .where(Invitation.id == inv.id, Invitation.status == InvitationStatus.HELD)
+        .values(status=InvitationStatus.HELD)
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
@@ -249,12 +225,12 @@ def after_invitation_sent(session: Session, row: OutboundMessage, runtime: objec
     inv = session.scalars(select(Invitation).where(Invitation.outbound_id == row.id)).first()
     if inv is None:
         return
-    inv.status, inv.sent_at = "sent", row.sent_at
+    inv.status, inv.sent_at = InvitationStatus.SENT, row.sent_at
     app = session.get(Application, inv.application_id)
     if app is None:
         return
     statuses = set(
         session.scalars(select(Invitation.status).where(Invitation.application_id == app.id))
     )
-    if statuses == {"sent"} and lifecycle.can(app, "invited"):
+    if statuses == {InvitationStatus.SENT} and lifecycle.can(app, "invited"):
         lifecycle.mark_invited(app, at=row.sent_at or app.status_changed_at)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.messaging.outbox import enqueue_email
 from bot.messaging.texts import render
-from bot.models import Application, ApplicationStatus, OutboundMessage
+from bot.models import Application, ApplicationStatus, OutboundMessage, Purpose
 from bot.onboarding import lifecycle
 from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
 
@@ -71,12 +71,12 @@ def screening_email(
     if app.verdict == "ineligible":
         if settings.verification.ineligible_email != "notice":
             return None
-        key, template, purpose = f"ineligible:{app.code}", "ineligible", "ineligible_notice"
+        key, template, purpose = f"ineligible:{app.code}", "ineligible", Purpose.INELIGIBLE_NOTICE
         context: dict[str, Any] = {}
     else:
         if upcoming is NOT_COMPUTED:
             upcoming = next_session(at, settings.orientation, ORIENTATION_KINDS, tz=settings.tz)
-        key, template, purpose = f"confirmation:{app.code}", "confirmation", "confirmation"
+        key, template, purpose = f"confirmation:{app.code}", "confirmation", Purpose.CONFIRMATION
         context = {
             "link": messenger_link(settings, app),
             "session_info": upcoming,
@@ -122,7 +122,7 @@ def send_approval(session: Session, app: Application, *, settings: Settings, at:
         app,
         key=f"approved:{app.code}",
         template="approved",
-        purpose="approved",
+        purpose=Purpose.APPROVED,
         at=at,
         link=messenger_link(settings, app),
         linked=app.messenger_identity_id is not None,
@@ -141,7 +141,7 @@ def send_rejection(
         app,
         key=f"rejection:{app.code}",
         template="rejection",
-        purpose="rejection",
+        purpose=Purpose.REJECTION,
         at=at,
         share_reason=share_reason,
         reason=app.decision_reason,

@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from bot.onboarding.names import kana_to_romaji, skeleton, strip_accents
+
 log = logging.getLogger(__name__)
 
 OrganizationKind = Literal["prefecture", "city", "town", "village", "special_ward", "national"]
@@ -147,83 +149,6 @@ _CONFUSABLE_SUFFIX = {
 }
 
 
-# -- romanisation ----------------------------------------------------------------------------------
-# One romaniser for the registry's katakana readings, used for mail domains, English names and
-# Facebook names alike; `skeleton` makes Hepburn, Kunrei and long-vowel spellings coincide.
-
-_KANA_ROMAJI = dict(
-    zip(
-        "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヰヱヲン"
-        "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴァィゥェォ",
-        "a i u e o ka ki ku ke ko sa shi su se so ta chi tsu te to na ni nu ne no ha hi fu he ho "
-        "ma mi mu me mo ya yu yo ra ri ru re ro wa i e o n ga gi gu ge go za ji zu ze zo da ji zu "
-        "de do ba bi bu be bo pa pi pu pe po vu a i u e o".split(),
-        strict=True,
-    )
-)
-_SMALL_Y = {"ャ": "a", "ュ": "u", "ョ": "o"}
-_SKELETON_RULES = (
-    (re.compile(r"[^a-z]"), ""),
-    (re.compile(r"tch"), "ch"),
-    (re.compile(r"sh"), "s"),
-    (re.compile(r"ch"), "t"),
-    (re.compile(r"ts"), "t"),
-    (re.compile(r"j"), "z"),
-    (re.compile(r"fu"), "hu"),
-    (re.compile(r"m(?=[bmp])"), "n"),
-    (re.compile(r"oh(?![aeiou])"), "o"),
-    (re.compile(r"([aeiou])\1+"), r"\1"),
-    (re.compile(r"ou"), "o"),
-    (re.compile(r"([b-df-hj-np-tv-z])\1+"), r"\1"),
-    (re.compile(r"(?<=[sztdz])y"), ""),
-)
-_KATAKANA = str.maketrans({chr(c): chr(c + 0x60) for c in range(ord("ぁ"), ord("ゔ") + 1)})
-
-
-def to_katakana(text: str) -> str:
-    """NFKC (half-width kana become full width) and hiragana → katakana."""
-    return unicodedata.normalize("NFKC", text).translate(_KATAKANA)
-
-
-@lru_cache(maxsize=8192)
-def romanize(kana: str) -> str:
-    """Romanize katakana (or hiragana) roughly the Hepburn way; other characters are dropped."""
-    out: list[str] = []
-    double = False
-    for ch in to_katakana(kana):
-        if ch == "ッ":
-            double = True
-            continue
-        if ch in _SMALL_Y and out:
-            prev = out.pop()
-            base = prev[:-1] if prev.endswith("i") else prev
-            out.append(base + ("" if base.endswith(("sh", "ch", "j")) else "y") + _SMALL_Y[ch])
-            continue
-        if ch == "ー":
-            continue
-        rom = _KANA_ROMAJI.get(ch, "")
-        if double and rom:
-            rom = rom[0] + rom
-            double = False
-        out.append(rom)
-    return "".join(out)
-
-
-@lru_cache(maxsize=8192)
-def skeleton(romaji: str) -> str:
-    """Reduce a romanization to a form where Hepburn/Kunrei/long-vowel spellings coincide."""
-    text = _strip_accents(romaji).lower()
-    for pattern, repl in _SKELETON_RULES:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def _strip_accents(text: str) -> str:
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 # -- English names ---------------------------------------------------------------------------------
 # Words that never tell two bodies apart ("Ministry of the Environment, Government of Japan").
 _EN_STOP = frozenset({"of", "the", "and", "for", "in", "japan", "japanese", "government", "s"})
@@ -286,7 +211,7 @@ _KANA_SUFFIXES: dict[str, tuple[str, ...]] = {
 
 def english_tokens(text: str) -> list[str]:
     """Lower-case Latin words of `text`, with "|" where a comma or bracket separates parts."""
-    folded = _strip_accents(unicodedata.normalize("NFKC", text)).lower()
+    folded = strip_accents(unicodedata.normalize("NFKC", text)).lower()
     folded = _EN_SEPARATOR.sub(" | ", folded.replace("&", " and "))
     return [t for t in re.findall(r"[a-z0-9]+|\|", folded)]
 
@@ -501,7 +426,7 @@ class Registry:
         label, pref_label = parts
         if pref_label is not None and pref_label != self._prefecture_romaji.get(org.prefecture):
             return False
-        want = skeleton(romanize(kana_stem(org)))
+        want = skeleton(kana_to_romaji(kana_stem(org)))
         got = skeleton(label)
         return bool(want) and (
             got == want
@@ -851,7 +776,7 @@ class Registry:
                     if key_tokens and org not in english.get(key_tokens, ()):
                         english.setdefault(key_tokens, []).append(org)
                 continue
-            stem_romaji = skeleton(romanize(kana_stem(org)))
+            stem_romaji = skeleton(kana_to_romaji(kana_stem(org)))
             if stem_romaji:
                 romaji.setdefault((stem_romaji, org.kind), []).append(org)
         index = self._index

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,14 +14,11 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.models import Application, ApplicationStatus
 from bot.onboarding.answers import FormAnswers
+from bot.onboarding.names import person_key
 from bot.onboarding.registry import Registry, load_registry
 from bot.onboarding.verification import DuplicateFacts, Verdict, fold_status_choices, verify
 
 REJECTED = ApplicationStatus.REJECTED.value
-
-
-def _name_key(name: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
 @dataclass
@@ -68,7 +64,7 @@ class DuplicateIndex:
         entry = (app_id, code, status)
         self.by_email[email].append(entry)
         if name and org:
-            self.by_name_org[(_name_key(name), org)].append(entry)
+            self.by_name_org[(person_key(name), org)].append(entry)
 
     def facts(self, app: Application, org_code: str | None) -> DuplicateFacts:
         """Other applications that look like the same person as `app`."""
@@ -77,7 +73,7 @@ class DuplicateIndex:
     def facts_for(self, app_id: int | None, email: str, name: str, org: str) -> DuplicateFacts:
         """Other applications (not `app_id`) with this email, or this name at this organization."""
         same_email = [e for e in self.by_email.get(email, []) if e[0] != app_id]
-        key = (_name_key(name), org)
+        key = (person_key(name), org)
         same_name = [e for e in self.by_name_org.get(key, []) if e[0] != app_id]
         rejected = {e[1] for e in same_email + same_name if e[2] == REJECTED}
         return DuplicateFacts(

@@ -37,14 +37,13 @@ from typing import Literal, TypeVar
 from weakref import WeakKeyDictionary
 
 from bot.onboarding.answers import FormAnswers
+from bot.onboarding.names import kana_to_romaji, skeleton
 from bot.onboarding.registry import (
     Organization,
     Registry,
     Resolution,
     municipal_domain_parts,
     normalize_name,
-    romanize,
-    skeleton,
 )
 
 log = logging.getLogger(__name__)
@@ -517,7 +516,7 @@ def _person_name(full_name: str, kana: str) -> _PersonName:
         for token in tokens:
             if _CJK_OR_KANA.search(token):
                 if not re.search(r"[\u3400-\u9fff々]", token):  # kana only
-                    found.append(skeleton(romanize(token)))
+                    found.append(skeleton(kana_to_romaji(token)))
             elif _LATIN.match(token):
                 found.append(skeleton(token))
         if len(tokens) == 1 and found and len(found[0]) >= 5:

@@ -17,28 +17,42 @@ from typing import Any
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from bot import current_runtime
+from bot.config import DEMO_APP_SECRET, DEMO_VERIFY_TOKEN, is_embedded_demo
 from bot.messaging.events import MessengerEvent, WebhookPayloadError, parse_webhook
 from bot.messaging.inbox import inbound_row, store_events
-from bot.webhooks import DATABASE_ERRORS, database_unavailable, webhook_transaction
+from bot.models import QueueStatus
+from bot.web import current_runtime
+from bot.webhooks.database import DATABASE_ERRORS, database_unavailable, webhook_transaction
 from bot.webhooks.signature import verify_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("messenger_webhook", __name__, url_prefix="/webhooks")
 for _error in DATABASE_ERRORS:
     bp.register_error_handler(_error, database_unavailable)
-# With the local outbox transport (the demo) and no configured secret, this one signs the
-# simulator's events; a real (graph) transport cannot start without its own app secret.
-DEMO_APP_SECRET = "cityhall-demo-app-secret"
-DEMO_VERIFY_TOKEN = "cityhall-demo-verify-token"
+# In the embedded demo (every transport local) and with no configured secret, the demo's public
+# values (DEMO_APP_SECRET, DEMO_VERIFY_TOKEN) sign the simulator's events; anywhere else an
+# unset secret means the webhook is not configured and answers 503.
 EVENT_KEY_MAX = 200  # inbound_events.event_key
 MAX_STORED_DEPTH = 64
 
 
 def app_secret() -> str:
-    """The secret that signs webhook bodies."""
-    m = current_runtime().settings.messenger
-    return m.app_secret or (DEMO_APP_SECRET if m.transport == "outbox" else "")
+    """The secret that signs webhook bodies ("" when none is configured outside the demo)."""
+    settings = current_runtime().settings
+    demo = is_embedded_demo(settings)
+    return settings.messenger.app_secret or (DEMO_APP_SECRET if demo else "")
+
+
+def verify_token() -> str:
+    """The subscription handshake's token ("" when none is configured outside the demo)."""
+    settings = current_runtime().settings
+    demo = is_embedded_demo(settings)
+    return settings.messenger.verify_token or (DEMO_VERIFY_TOKEN if demo else "")
+
+
+def _not_configured(what: str) -> Response:
+    log.error("messenger webhook refused: [messenger] %s is not configured", what)
+    return Response("webhook is not configured", status=503, mimetype="text/plain")
 
 
 def _payload(event: MessengerEvent) -> dict[str, Any]:
@@ -90,13 +104,12 @@ def storable_key(key: str) -> str:
 @bp.get("/messenger")
 def verify_subscription() -> ResponseReturnValue:
     """The subscription handshake: echo hub.challenge when the verify token matches."""
-    m = current_runtime().settings.messenger
-    expected = m.verify_token or (DEMO_VERIFY_TOKEN if m.transport == "outbox" else "")
+    expected = verify_token()
+    if not expected:
+        return _not_configured("verify_token")
     given = request.args.get("hub.verify_token", "")
-    if (
-        request.args.get("hub.mode") == "subscribe"
-        and expected
-        and hmac.compare_digest(given.encode(), expected.encode())
+    if request.args.get("hub.mode") == "subscribe" and hmac.compare_digest(
+        given.encode(), expected.encode()
     ):
         return Response(request.args.get("hub.challenge", ""), mimetype="text/plain")
     log.warning("messenger webhook: verification handshake refused")
@@ -106,8 +119,11 @@ def verify_subscription() -> ResponseReturnValue:
 @bp.post("/messenger")
 def receive() -> ResponseReturnValue:
     """Store each event of a signed batch once (redeliveries change nothing)."""
+    secret = app_secret()
+    if not secret:
+        return _not_configured("app_secret")
     raw = request.get_data(cache=False)
-    if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), app_secret()):
+    if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), secret):
         log.warning("messenger webhook: missing or bad signature (%d bytes)", len(raw))
         return Response("forbidden", status=403, mimetype="text/plain")
     rt = current_runtime()
@@ -120,13 +136,16 @@ def receive() -> ResponseReturnValue:
         reason = str(exc) or type(exc).__name__
         with webhook_transaction(rt) as session:
             store_events(
-                session, [_row(f"invalid-body:{hash_of(raw)}", "invalid", body, now, reason)]
+                session,
+                [_row(f"invalid-body:{hash_of(raw)}", QueueStatus.INVALID, body, now, reason)],
             )
         log.warning("messenger webhook: unreadable body kept (%s)", reason)
         return Response("EVENT_RECEIVED", mimetype="text/plain")
     rows = [_row(e.event_key, str(e.kind), _payload(e), now) for e in parsed.events]
     rows += [
-        _row(e.event_key, "invalid", {"raw": e.raw, "location": e.location}, now, e.reason)
+        _row(
+            e.event_key, QueueStatus.INVALID, {"raw": e.raw, "location": e.location}, now, e.reason
+        )
         for e in parsed.errors
     ]
     with webhook_transaction(rt) as session:

@@ -14,7 +14,7 @@ from typing import Any
 from bot.messaging.worker import Worker
 from bot.models import Group
 from bot.runtime import Runtime
-from tests.integration.test_messenger_flow import T0, Clock
+from tests.integration.test_messenger_flow import T0, Clock, add_application, approve
 
 PAGE = "1000"
 OWN_APP_ID = "777000777"
@@ -132,3 +132,11 @@ def texts(messages: list[dict[str, Any]]) -> list[str]:
 def invite_urls(messages: list[dict[str, Any]]) -> list[str]:
     """The invite links among `messages`, in order."""
     return [m["attachment"]["payload"]["buttons"][0]["url"] for m in messages if "attachment" in m]
+
+
+def approved_applicant(runtime: Runtime, **messenger: Any) -> Runtime:
+    """`prepared`, with OC-AAAAAA approved and waiting for its Messenger link."""
+    rt = prepared(runtime, **messenger)
+    add_application(rt)
+    approve(rt, "OC-AAAAAA")
+    return rt

@@ -15,16 +15,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.bootstrap import build_runtime
 from bot.config import ConfigError, Settings
 from bot.db import Database
-from bot.models import Alert, JobRun, Lease, OutboundMessage
-from bot.runtime import Runtime, build_runtime
+from bot.models import Alert, Application, JobRun, Lease, OutboundMessage
+from bot.runtime import Runtime
 from integrations.local import LocalMailer, LocalMessenger
+from integrations.ports import SheetSnapshot
 from jobs import lease
 from jobs.clock import LEASE_NAME, Clock
 from jobs.context import JobContext
 from jobs.registry import JobSpec
 from jobs.runner import run_job
+from tests.form_sheet import HEADER, response_row
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 JST_MORNING = datetime(2026, 11, 20, 1, 0, 30, tzinfo=UTC)  # 10:00:30 in Tokyo
@@ -334,33 +337,34 @@ def test_a_failing_job_rolls_back_its_own_writes(runtime: Runtime) -> None:
         assert session.scalars(select(Alert).where(Alert.kind == "partial")).all() == []
 
 
-def test_sync_forms_failure_takes_the_normal_error_path(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
+class BrokenSource:
+    """A form source whose adapter fails in a way nobody planned for."""
 
-    monkeypatch.setitem(sys.modules, "bot.onboarding.intake", None)  # import fails
+    def fetch(self) -> SheetSnapshot:
+        raise RuntimeError("adapter bug")
+
+
+class OneRowSource:
+    """A form source with one response in the default columns."""
+
+    def fetch(self) -> SheetSnapshot:
+        return SheetSnapshot(header=HEADER, rows=[response_row("clock@city.toyama.lg.jp")])
+
+
+def test_sync_forms_failure_takes_the_normal_error_path(runtime: Runtime) -> None:
+    runtime.form_source = BrokenSource()
     result = Clock(runtime).run_now("sync-forms")
     assert result.outcome == "error"
-    assert result.detail.startswith(("ImportError", "ModuleNotFoundError"))
+    assert result.detail.startswith("RuntimeError")
 
 
-def test_sync_forms_calls_the_intake(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    seen: list[Runtime] = []
-    fake = types.ModuleType("bot.onboarding.intake")
-
-    def sync_forms(rt: Runtime, dry_run: bool = False) -> str:
-        seen.append(rt)
-        return "new 2, updated 1"
-
-    fake.sync_forms = sync_forms  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.onboarding.intake", fake)
+def test_sync_forms_takes_the_sheet_in_within_the_job_transaction(runtime: Runtime) -> None:
+    runtime.form_source = OneRowSource()
     result = Clock(runtime).run_now("sync-forms")
-    assert (result.outcome, result.detail) == ("ok", "new 2, updated 1")
-    assert seen == [runtime]
+    assert result.outcome == "ok"
+    assert result.detail.startswith("new=1 ")
+    with runtime.db.transaction() as s:
+        assert s.scalars(select(Application.email)).all() == ["clock@city.toyama.lg.jp"]
 
 
 def test_a_bad_cron_string_stops_the_clock_at_start_up(runtime: Runtime) -> None:

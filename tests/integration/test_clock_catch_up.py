@@ -27,10 +27,11 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from bot.bootstrap import build_runtime
 from bot.config import Settings
 from bot.db import Database
 from bot.models import JobRun, Lease
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from integrations.local import LocalMailer, LocalMessenger
 from jobs import clock as clock_module
 from jobs import lease

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from bot.bootstrap import start_up
 from bot.config import GroupSettings
 from bot.db import Database
 from bot.messaging.worker import Worker
 from bot.models import Alert, Application, Group, Invitation, MessengerIdentity, OutboundMessage
 from bot.onboarding.applications import approve
 from bot.onboarding.groups import apply_configured_groups
-from bot.runtime import Runtime, start_up
+from bot.runtime import Runtime
 from jobs.registry import find
 from jobs.runner import run_job
 from tests.integration.test_cli_and_demo import cityhall

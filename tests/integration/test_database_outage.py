@@ -21,14 +21,16 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot import APP_LOAD_ERROR, create_app
+from bot import create_app
+from bot.app import APP_LOAD_ERROR
+from bot.bootstrap import build_runtime
 from bot.cli import main
 from bot.config import Settings, parse_settings
 from bot.db import Database, describe_unreachable, is_connection_failure
-from bot.messaging.commands import simulated_event
 from bot.messaging.worker import Worker
+from bot.messenger_commands import simulated_event
 from bot.outage import OutageLog
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.webhooks.signature import sign
 from integrations.local import LocalMailer, LocalMessenger
 from jobs.clock import Clock
@@ -433,7 +435,7 @@ def pg_runtime(empty_postgres_url: str, settings: Settings) -> Iterator[Runtime]
 
 
 def test_webhook_transactions_alone_get_statement_and_lock_timeouts(pg_runtime: Runtime) -> None:
-    from bot.webhooks import webhook_transaction
+    from bot.webhooks.database import webhook_transaction
 
     def limits(session: Any) -> tuple[str, str]:
         row = session.execute(

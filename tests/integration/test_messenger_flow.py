@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot import create_app
-from bot.messaging.commands import simulated_event
 from bot.messaging.worker import Worker
+from bot.messenger_commands import simulated_event
 from bot.models import (
     Alert,
     Application,

@@ -11,7 +11,6 @@ import dataclasses
 import threading
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,54 +20,59 @@ from sqlalchemy import select
 from bot import create_app
 from bot.messaging.worker import Worker
 from bot.models import AuditEntry, InboundEvent, MessengerIdentity, OutboundMessage, utcnow
-from bot.onboarding import applications
+from bot.onboarding import applications, conversation
 from bot.runtime import Runtime
-from integrations.local import LocalMessenger
 from tests.integration.messenger_threads import (
+    approved_applicant,
     body,
     drain,
     get_started_item,
     invite_urls,
-    prepared,
     referral_item,
     sent_to,
     text_item,
 )
-from tests.integration.test_messenger_flow import T0, add_application, approve, post
+from tests.integration.test_messenger_flow import T0, add_application, post
 from tests.integration.test_worker_concurrency import _start
 
 MEETING_SECONDS = 2.0
 
 
-class MeetingMessenger(LocalMessenger):
-    """Records like LocalMessenger; its User Profile API waits for a second caller.
+class Meeting:
+    """A meeting point in the middle of linking (where the invitations are queued).
 
-    The profile is fetched in the middle of linking: two workers linking the same person side
-    by side meet here and both go on. When linking is serialized the second never comes, and
-    the first goes on alone after MEETING_SECONDS.
+    Two workers linking the same person side by side meet here and both go on. When linking is
+    serialized the second never comes, and the first goes on alone after MEETING_SECONDS.
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self.meeting = threading.Barrier(2)
+        self.barrier = threading.Barrier(2)
         self.met = False
 
-    def user_profile(self, psid: str) -> Any:
+    def wait(self) -> None:
         try:
-            self.meeting.wait(timeout=MEETING_SECONDS)
+            self.barrier.wait(timeout=MEETING_SECONDS)
             self.met = True
         except threading.BrokenBarrierError:
             pass
-        return SimpleNamespace(name="山田 太郎", first_name="太郎", last_name="山田")
+
+
+@pytest.fixture
+def meeting(monkeypatch: pytest.MonkeyPatch) -> Meeting:
+    meeting = Meeting()
+    queue_invitations = conversation.queue_invitations
+
+    def meet_then_queue(*args: Any, **kwargs: Any) -> Any:
+        meeting.wait()
+        return queue_invitations(*args, **kwargs)
+
+    monkeypatch.setattr(conversation, "queue_invitations", meet_then_queue)
+    return meeting
 
 
 @pytest.fixture
 def rt(runtime: Runtime) -> Runtime:
-    runtime.messenger = MeetingMessenger()
-    rt = prepared(runtime)
-    add_application(rt)
-    approve(rt, "OC-AAAAAA")
-    return rt
+    return approved_applicant(runtime)
 
 
 @pytest.fixture
@@ -103,7 +107,7 @@ def test_newer_text_handled_before_the_referral_links_once(client, rt) -> None:
         assert applications.get_by_code(s, "OC-AAAAAA").status == "invited"
 
 
-def test_two_workers_linking_the_same_person_at_once_link_once(client, rt) -> None:
+def test_two_workers_linking_the_same_person_at_once_link_once(client, rt, meeting) -> None:
     post(client, rt, body(text_item("p1", 2, "こんにちは")))  # the newer text, handled first
     drain(rt)
     post(client, rt, body(referral_item("p1", 1, "tok-OC-AAAAAA")))
@@ -127,7 +131,7 @@ def test_two_workers_linking_the_same_person_at_once_link_once(client, rt) -> No
     audits, replies = link_effects(rt, "p1")
     assert audits == 1
     assert (replies["linked"], replies["link_already"], replies["disclosure"]) == (1, 1, 1)
-    assert not rt.messenger.met  # type: ignore[attr-defined]  # they took turns
+    assert not meeting.met  # they took turns
     assert len(invite_urls(sent_to(rt, "p1"))) == 3
     with rt.db.transaction() as s:
         assert len(s.scalars(select(MessengerIdentity)).all()) == 1

@@ -19,10 +19,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot import create_app
-from bot.messaging.commands import simulated_event
 from bot.messaging.events import parse_webhook
 from bot.messaging.rate import RateLimiter
 from bot.messaging.worker import Worker
+from bot.messenger_commands import simulated_event
 from bot.models import (
     Application,
     AuditEntry,

@@ -16,13 +16,14 @@ import pytest
 import responses
 
 from bot import create_app
+from bot.bootstrap import build_runtime
 from bot.config import Settings
 from bot.db import Database
 from bot.messaging import outbox, utility
-from bot.messaging.commands import cmd_templates_sync
 from bot.messaging.worker import Worker
+from bot.messenger_commands import cmd_templates_sync
 from bot.models import MessengerIdentity, OutboundMessage
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.webhooks.signature import sign
 from integrations.graph import GraphClient
 from integrations.local import LocalMailer

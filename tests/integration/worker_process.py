@@ -11,11 +11,11 @@ import time
 
 from sqlalchemy import func, select
 
+from bot.bootstrap import build_runtime
 from bot.config import parse_settings
 from bot.db import Database
 from bot.messaging.worker import Worker
 from bot.models import OutboundMessage
-from bot.runtime import build_runtime
 from integrations.local import LocalMailer, LocalMessenger
 from integrations.ports import EmailMessage, SendResult
 

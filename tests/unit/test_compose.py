@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 
 from bot.messaging.compose import (
-    MessageLimitError,
     button_template,
     postback_button,
     postback_buttons,
     text_message,
     url_button,
     url_buttons,
-    validate_message,
 )
+from integrations.send_api_limits import MessageLimitError, validate_message
 
 INVITE = "https://m.me/j/AbCdEf123/"
 

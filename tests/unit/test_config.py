@@ -120,3 +120,15 @@ def test_status_choices_take_only_known_meanings() -> None:
         ConfigError, match=r"status_choices.*must be eligible, ineligible or review"
     ):
         parse_settings({"verification": {"status_choices": {"在職中": "yes"}}}, env={})
+
+
+def test_removed_auto_approve_key_is_refused_naming_it_as_removed() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"verification": {"auto_approve": False}}, env={})
+    assert str(err.value).startswith("verification.auto_approve: removed:")
+    assert "reviewer" in str(err.value)
+
+
+def test_removed_auto_approve_key_is_refused_from_the_environment() -> None:
+    with pytest.raises(ConfigError, match=r"^CITYHALL_VERIFICATION_AUTO_APPROVE: removed:"):
+        parse_settings({}, env={"CITYHALL_VERIFICATION_AUTO_APPROVE": "true"})

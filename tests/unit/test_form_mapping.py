@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.form_columns import column_mapping_problems
 from bot.onboarding.form_mapping import (
     ColumnReport,
     ParsedSnapshot,
@@ -14,7 +15,6 @@ from bot.onboarding.form_mapping import (
     cell_text,
     parse_snapshot,
     parse_timestamp,
-    validate_column_mapping,
     validate_columns,
 )
 from integrations.ports import SheetSnapshot
@@ -64,24 +64,28 @@ def reorder(values: list[Any], order: list[int]) -> list[Any]:
         ({"Timestamp": "timestamp", "Email": "email"}, []),
         (
             {"Timestamp": "timestamp", "Email": "email", "Name": "fullname"},
-            ["forms.columns: 'Name' maps to unknown field 'fullname'"],
+            ["forms.columns.Name: unknown field 'fullname'"],
         ),
         (
             {"Timestamp": "timestamp", "Email": "email", "Mail 2": "email"},
-            ["forms.columns: field 'email' is mapped by 'Email', 'Mail 2'"],
+            ["forms.columns.Mail 2: field 'email' is already mapped from 'Email'"],
         ),
-        ({"Timestamp": "timestamp"}, ["forms.columns: required field 'email' is not mapped"]),
+        (
+            {"Timestamp": "timestamp", "課1": "interests", "課2": "interests", "Email": "email"},
+            [],
+        ),
         (
             {"Timestamp": "timestamp", "Email": "email", "Email ": "full_name"},
-            ["forms.columns: 'Email ' and 'Email' are the same question title"],
+            ["forms.columns.Email : 'Email ' and 'Email' are the same question title"],
         ),
+        ({"": "email"}, ["forms.columns: empty question title mapped to 'email'"]),
     ],
-    ids=["valid", "unknown_field", "field_mapped_twice", "required_unmapped", "same_title"],
+    ids=["valid", "unknown_field", "field_mapped_twice", "interests_repeat", "same_title", "empty"],
 )
-def test_validate_column_mapping_names_the_offending_key(
+def test_column_mapping_problems_name_the_offending_key(
     columns: dict[str, str], expected: list[str]
 ) -> None:
-    problems = validate_column_mapping(columns)
+    problems = column_mapping_problems(columns)
     assert len(problems) == len(expected)
     for problem, start in zip(problems, expected, strict=True):
         assert problem.startswith(start)

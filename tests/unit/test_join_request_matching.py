@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.onboarding.join_requests import (
-    Candidate,
-    JoinRequestMatcher,
-    PastedRequest,
+from bot.onboarding.join_request_matching import Candidate, JoinRequestMatcher
+from bot.onboarding.join_request_parsing import PastedRequest, find_code
+from bot.onboarding.names import (
     canonical_romaji,
-    find_code,
     kana_to_romaji,
+    person_key,
+    skeleton,
+    to_hiragana,
+    to_katakana,
 )
 
 YAMADA = Candidate(
@@ -145,3 +147,55 @@ def test_romanisation_variants_collapse(a: str, b: str) -> None:
 
 def test_find_code_returns_none_without_a_code() -> None:
     assert find_code("よろしくお願いします") is None
+
+
+# -- the one set of name rules (bot/onboarding/names.py) ------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "hiragana", "katakana"),
+    [
+        ("ヤマダ", "やまだ", "ヤマダ"),
+        ("ﾔﾏﾀﾞ ﾀﾛｳ", "やまだ たろう", "ヤマダ タロウ"),  # half-width kana
+        ("やまだ", "やまだ", "ヤマダ"),
+        ("山田", "山田", "山田"),
+    ],
+)
+def test_one_kana_conversion_for_every_caller(text: str, hiragana: str, katakana: str) -> None:
+    assert (to_hiragana(text), to_katakana(text)) == (hiragana, katakana)
+
+
+@pytest.mark.parametrize(
+    ("kana", "romaji"),
+    [
+        ("やまだ たろう", "yamada tarou"),
+        ("ヤマダ タロウ", "yamada tarou"),
+        ("きょうこ", "kyouko"),
+        ("しゅんいち", "shunichi"),
+        ("はっとり", "hattori"),
+        ("いっちょう", "itchou"),
+        ("トヤマ", "toyama"),
+        ("ホッカイドウ", "hokkaidou"),
+    ],
+)
+def test_one_romaniser_for_people_and_places(kana: str, romaji: str) -> None:
+    assert kana_to_romaji(kana) == romaji
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("Satoh", "さとう"), ("Syunichi", "しゅんいち"), ("Ohno", "おおの"), ("Toyama", "トヤマ")],
+)
+def test_romaji_spellings_share_a_skeleton(a: str, b: str) -> None:
+    assert skeleton(a) == skeleton(kana_to_romaji(b))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("山田 太郎", "山田太郎", True),
+        ("山田　太郎", "山田 太郎", True),
+        ("ＹＡＭＡＤＡ Taro", "yamada taro", True),
+        ("山田 太郎", "山田 次郎", False),
+    ],
+)
+def test_one_definition_of_the_same_name(a: str, b: str, same: bool) -> None:
+    assert (person_key(a) == person_key(b)) is same

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.onboarding.join_requests import (
+from bot.onboarding.join_request_parsing import (
     JoinRequestFormatError,
     PastedRequest,
     parse_pasted,

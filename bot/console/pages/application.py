@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import current_runtime
 from bot.console.blueprint import bp
 from bot.console.pages.queue import rejection_templates
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, JoinRequest, OutboundMessage, ReviewerNote
 from bot.onboarding.applications import canonical_code
 from bot.onboarding.lifecycle import audit, can
+from bot.onboarding.names import person_key
+from bot.web import current_runtime
 
 HIDDEN_FROM_HISTORY = {"application_viewed"}
 
@@ -26,22 +27,35 @@ def _get(db: Session, code: str) -> Application:
 
 
 def related_applications(db: Session, app: Application) -> list[Application]:
-    """Other applications with the same email, or the same name and organization."""
-    same_person = [func.lower(Application.email) == app.email.lower()]
+    """Other applications with the same email, or the same name at the same organization.
+
+    "The same name" is `names.person_key` (spaces, width and case do not count), the rule the
+    verdict's duplicate check uses: 山田 太郎 and 山田太郎 are listed together.
+    """
+    same_email = func.lower(Application.email) == app.email.lower()
+    newest_first = Application.submitted_at.desc()
+    query = select(Application.id, Application.email, Application.full_name).where(
+        Application.id != app.id
+    )
     if app.full_name:
-        org = (
+        same_org = (
             Application.organization_code == app.organization_code
             if app.organization_code
             else Application.organization_text == app.organization_text
         )
-        same_person.append(and_(Application.full_name == app.full_name, org))
-    query = (
-        select(Application)
-        .where(Application.id != app.id, or_(*same_person))
-        .order_by(Application.submitted_at.desc())
-        .limit(20)
+        query = query.where(or_(same_email, same_org))
+    else:
+        query = query.where(same_email)
+    name = person_key(app.full_name) if app.full_name else None
+    email = app.email.lower()
+    ids = [
+        row.id
+        for row in db.execute(query.order_by(newest_first))
+        if row.email.lower() == email or (name and person_key(row.full_name) == name)
+    ][:20]
+    return list(
+        db.scalars(select(Application).where(Application.id.in_(ids)).order_by(newest_first))
     )
-    return list(db.scalars(query).all())
 
 
 @bp.get("/applications/<code>")

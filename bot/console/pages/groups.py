@@ -12,17 +12,21 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import current_runtime
+from bot import alerts
 from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
+from bot.console.params import BadParameter, parse_int
 from bot.console.prefectures import PREFECTURES
 from bot.console.security import ADMIN, login_required
 from bot.models import Alert, Group
+from bot.onboarding import groups as groups_rules
 from bot.onboarding.invitations import place_held
+from bot.web import current_runtime
 
 KINDS = ("prefecture", "village", "cohort")
 MESSENGER_CAPACITY = 250  # a Messenger group chat holds at most 250 people
-FULL_RATIO = 0.9
+MAX_SEATS = 1_000_000  # the 村 group is a Facebook group: large, but not beyond an INTEGER
+TAKEN = "同じ種別・キー・名前のグループがすでにあります。名前を変えてください。"
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,11 @@ def parse_group_form(form: Any) -> tuple[GroupForm | None, list[str]]:
         errors.append("招待URLは https:// で始まるURLにしてください。")
     numbers = {}
     for field, label in (("capacity", "定員"), ("seats_used", "使用数")):
-        raw = form.get(field, "0").strip() or "0"
-        if not raw.isdigit():
-            errors.append(f"{label}は0以上の整数で入力してください。")
+        try:
+            numbers[field] = parse_int(field, form.get(field, ""), maximum=MAX_SEATS) or 0
+        except BadParameter:
+            errors.append(f"{label}は0〜{MAX_SEATS}の整数（半角数字）で入力してください。")
             numbers[field] = 0
-        else:
-            numbers[field] = int(raw)
     if kind != "village" and not 1 <= numbers["capacity"] <= MESSENGER_CAPACITY:
         errors.append(f"メッセンジャーグループの定員は1〜{MESSENGER_CAPACITY}人です。")
     if kind == "village" and numbers["capacity"] < 1:
@@ -75,12 +78,15 @@ def parse_group_form(form: Any) -> tuple[GroupForm | None, list[str]]:
     ), []
 
 
-def group_warnings(groups: list[Group], now: datetime, tz: Any) -> list[str]:
-    """Full (≥ 90 %) and missing groups: each prefecture, the 村 group, this month's cohort."""
+def group_warnings(groups: list[Group], now: datetime, tz: Any, percent: int) -> list[str]:
+    """Nearly full (`[jobs] capacity_alert_percent`) and missing groups.
+
+    Missing: a prefecture, the 村 group or this month's cohort with no active group.
+    """
     warnings = []
     active = [gr for gr in groups if gr.active]
     for gr in active:
-        if gr.capacity and gr.seats_used >= gr.capacity * FULL_RATIO:
+        if groups_rules.nearly_full(gr, percent):
             pct = round(100 * gr.seats_used / gr.capacity)
             warnings.append(
                 f"「{gr.name}」が満員に近づいています（{gr.seats_used}/{gr.capacity}、"
@@ -117,7 +123,9 @@ def _render(
             "console/groups.html",
             groups=groups,
             alerts=alerts,
-            warnings=group_warnings(groups, rt.now(), rt.settings.tz),
+            warnings=group_warnings(
+                groups, rt.now(), rt.settings.tz, rt.settings.jobs.capacity_alert_percent
+            ),
             kinds=KINDS,
             prefectures=PREFECTURES,
             form=form or {},
@@ -142,15 +150,19 @@ def create_group() -> ResponseReturnValue:
         return _render(form=dict(request.form), errors=errors, status=400)
     rt = current_runtime()
     with rt.db.transaction() as db:
-        group = Group(**values.__dict__, created_at=rt.now())
-        db.add(group)
-        db.flush()
-        record(
-            db,
-            action="group_created",
-            detail={"group_id": group.id, **values.__dict__},
-        )
-        placed = place_held(db, settings=rt.settings, at=rt.now())
+        taken = groups_rules.name_taken(db, values.kind, values.key, values.name)
+        if taken:
+            errors = [TAKEN]
+        else:
+            group = groups_rules.create_group(db, values.__dict__, rt.now())
+            record(
+                db,
+                action="group_created",
+                detail={"group_id": group.id, **values.__dict__},
+            )
+            placed = place_held(db, settings=rt.settings, at=rt.now())
+    if taken:
+        return _render(form=dict(request.form), errors=errors, status=400)
     flash(f"グループ「{values.name}」を追加しました。" + _placed_text(placed), "info")
     return redirect(url_for("console.groups"))
 
@@ -169,16 +181,17 @@ def edit_group(group_id: int) -> ResponseReturnValue:
         group = get_or_404(db, Group, group_id)
         if request.method == "POST":
             values, errors = parse_group_form(request.form)
+            if values is not None and groups_rules.name_taken(
+                db, values.kind, values.key, values.name, other_than=group.id
+            ):
+                values, errors = None, [TAKEN]
             if values is not None:
-                before = {k: getattr(group, k) for k in values.__dict__}
-                for k, v in values.__dict__.items():
-                    setattr(group, k, v)
+                before = groups_rules.update_group(db, group, values.__dict__)
                 record(
                     db,
                     action="group_updated",
                     detail={"group_id": group.id, "before": before, "after": values.__dict__},
                 )
-                db.flush()
                 placed = place_held(db, settings=rt.settings, at=rt.now())
                 flash(f"グループ「{group.name}」を保存しました。" + _placed_text(placed), "info")
                 return redirect(url_for("console.groups"))
@@ -199,8 +212,7 @@ def resolve_alert(alert_id: int) -> ResponseReturnValue:
     rt = current_runtime()
     with rt.db.transaction() as db:
         alert = get_or_404(db, Alert, alert_id)
-        if alert.resolved_at is None:
-            alert.resolved_at = rt.now()
+        if alerts.resolve_alert(alert, rt.now()):
             record(
                 db,
                 action="alert_resolved",

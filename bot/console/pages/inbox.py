@@ -14,11 +14,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from bot import current_runtime
 from bot.console.actions import count_by_status, get_or_404, newest_page, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
 from bot.models import Application, InboundEvent, MessengerIdentity
+from bot.web import current_runtime
 
 PROBLEMS = ("invalid", "dead")
 STATES = ("invalid", "dead", "pending", "leased", "done", "ignored", "dismissed")

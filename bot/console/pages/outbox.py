@@ -7,15 +7,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from bot import current_runtime
 from bot.console.actions import count_by_status, get_or_404, newest_page, record
 from bot.console.blueprint import bp
 from bot.console.security import ADMIN, login_required
 from bot.messaging import outbox
 from bot.models import OutboundMessage, QuarantinedRow
+from bot.web import current_runtime
 
 STATES = ("awaiting_window", "pending", "leased", "sent", "dead", "cancelled")
-CHANNELS = ("messenger", "email")
+CHANNELS = ("messenger", "email", "profile")  # profile: User Profile API calls
 PAGE = 100
 
 

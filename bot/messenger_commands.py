@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from bot.webhooks.messenger import DEMO_APP_SECRET
+from bot.config import DEMO_APP_SECRET
 from bot.webhooks.signature import sign
 
 
@@ -54,8 +54,9 @@ def simulated_event(
 
 def cmd_setup(args: argparse.Namespace) -> int:
     """Set the Page's Get Started button, greeting and persistent menu."""
-    from bot.messaging.conversation import GET_STARTED, greeting, persistent_menu
-    from bot.runtime import build_messenger
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.bootstrap import build_messenger
+    from bot.onboarding.conversation import GET_STARTED, greeting, persistent_menu
 
     settings = args.settings
     profile = {
@@ -75,8 +76,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_templates_sync(args: argparse.Namespace) -> int:
     """Create the Page's utility message templates at Meta and record their id and status."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from bot.bootstrap import build_runtime
     from bot.messaging import utility
-    from bot.runtime import build_runtime
 
     settings = args.settings
     m = settings.messenger

@@ -29,18 +29,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert
-from bot.messaging import quiet, typed_codes
+from bot.messaging import quiet
 from bot.messaging.compose import text_message
-from bot.messaging.outbox import enqueue_messenger, release_waiting
+from bot.messaging.outbox import enqueue_messenger, enqueue_profile_lookup, release_waiting
 from bot.messaging.texts import render
-from bot.models import Application, ApplicationStatus, InboundEvent, MessengerIdentity
-from bot.onboarding import lifecycle
+from bot.models import Application, ApplicationStatus, InboundEvent, MessengerIdentity, Purpose
+from bot.onboarding import lifecycle, typed_codes
 from bot.onboarding.codes import typed_registration_code
 from bot.onboarding.form_mapping import normalise_email
 from bot.onboarding.invitations import queue_invitations
 from bot.onboarding.orientation import ORIENTATION_KINDS, next_session
 from bot.runtime import Runtime
-from integrations.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 GET_STARTED = "GET_STARTED"
@@ -149,7 +148,7 @@ class Conversation:
             key=f"reply:{self.event.event_key}:{template}{suffix}",
             psid=self.psid,
             message=text_message(text, quick_replies),
-            purpose="reply",
+            purpose=Purpose.REPLY,
             response=True,
             now=self.now,
         )
@@ -225,7 +224,7 @@ class Conversation:
             previous.messenger_identity_id = None
             self.session.flush()
         app.messenger_identity_id = identity.id
-        self._fetch_name(identity)
+        self._fetch_name(identity, app)
         lifecycle.audit(
             app,
             actor="messenger",
@@ -243,19 +242,16 @@ class Conversation:
         )
         queue_invitations(self.session, app, settings=self.rt.settings, at=self.now)
 
-    def _fetch_name(self, identity: MessengerIdentity) -> None:
-        """Ask the User Profile API for the person's name (for matching join requests)."""
-        fetch = getattr(self.rt.messenger, "user_profile", None)
-        if fetch is None or identity.name:
+    def _fetch_name(self, identity: MessengerIdentity, app: Application) -> None:
+        """Ask the User Profile API for the person's name (for matching join requests).
+
+        The call is queued, not made here: the worker makes it after this transaction commits.
+        """
+        if self.rt.profiles is None or identity.name:
             return
-        try:
-            profile = fetch(identity.psid)
-        except DeliveryError as exc:
-            log.warning("user profile not available (%s)", exc.kind)
-            return
-        identity.name = profile.name or ""
-        identity.first_name = profile.first_name or ""
-        identity.last_name = profile.last_name or ""
+        enqueue_profile_lookup(
+            self.session, psid=identity.psid, application_id=app.id, now=self.now
+        )
 
     # -- linking by a typed 申込番号 ---------------------------------------------------------------
     def on_typed_code(self, identity: MessengerIdentity, code: str) -> None:
