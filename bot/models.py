@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -406,6 +407,10 @@ class SecretariatUser(Base):
         Boolean, default=False, server_default=false()
     )
     password_changed_at: Mapped[datetime | None]
+    # an authenticator app's base32 secret ("" = no second factor); the step of the last code
+    # accepted, so that one code opens one login
+    totp_secret: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ConsoleSession(Base):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.accounts import login_throttle
+from bot.accounts import login_throttle, totp
 from bot.accounts.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -160,6 +160,9 @@ def authenticate(
         session.add(audit(None, actor=actor, at=at, action="login_failed"))
         return LoginResult(None)
     settle_login(session, keys)
+    if user.totp_secret:  # the session starts once the second factor is given
+        session.add(audit(None, actor=user.name, at=at, action="login_password_ok"))
+        return LoginResult(user)
     user.last_login_at = at
     session.add(audit(None, actor=user.name, at=at, action="login"))
     return LoginResult(user)
@@ -206,12 +209,73 @@ def reset_password(
     and its sessions end now."""
     _check_new_password(temporary, user.name)
     ended = _set_password(session, user, temporary, must_change=True, at=at)
+    had_totp = bool(user.totp_secret)
+    user.totp_secret, user.totp_last_step = "", 0  # a lost phone is why resets are asked for
     session.add(
         audit(
             None,
             actor=actor,
             at=at,
             action="password_reset",
-            detail={"user": user.name, "sessions_ended": ended},
+            detail={"user": user.name, "sessions_ended": ended, "totp_removed": had_totp},
         )
     )
+
+
+# -- the optional second factor (TOTP) -------------------------------------------------------------
+def check_second_factor(user: SecretariatUser, code: str, *, at: datetime) -> bool:
+    """Whether `code` is the account's current TOTP code, not used before; records its use."""
+    step = totp.matching_step(user.totp_secret, code, at, last_step=user.totp_last_step)
+    if step is None:
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def second_factor_login(
+    session: Session,
+    user: SecretariatUser | None,
+    code: str,
+    *,
+    keys: LoginKeys,
+    admitted: bool,
+    at: datetime,
+) -> bool:
+    """The second step of a login with TOTP (only when the throttle `admitted` it); audited."""
+    actor = user.name if user is not None else UNKNOWN_ACTOR
+    if (
+        not admitted
+        or user is None
+        or not user.active
+        or not check_second_factor(user, code, at=at)
+    ):
+        action = "login_code_throttled" if not admitted else "login_code_failed"
+        session.add(audit(None, actor=actor, at=at, action=action))
+        return False
+    settle_login(session, keys)
+    user.last_login_at = at
+    session.add(audit(None, actor=user.name, at=at, action="login"))
+    return True
+
+
+def enable_second_factor(
+    session: Session, user: SecretariatUser, secret: str, code: str, *, at: datetime
+) -> bool:
+    """Turn TOTP on with `secret` once `code` proves the app holds it; audited."""
+    step = totp.matching_step(secret, code, at)
+    if step is None:
+        return False
+    user.totp_secret, user.totp_last_step = secret, step
+    session.add(audit(None, actor=user.name, at=at, action="totp_enabled"))
+    return True
+
+
+def disable_second_factor(
+    session: Session, user: SecretariatUser, code: str, *, at: datetime
+) -> bool:
+    """Turn TOTP off, proven by a current code; audited."""
+    if not check_second_factor(user, code, at=at):
+        return False
+    user.totp_secret, user.totp_last_step = "", 0
+    session.add(audit(None, actor=user.name, at=at, action="totp_disabled"))
+    return True

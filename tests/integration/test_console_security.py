@@ -33,7 +33,7 @@ from tests.integration.test_console_helpers import (
     post,
 )
 
-PUBLIC = {"console.login", "console.static"}
+PUBLIC = {"console.login", "console.login_code", "console.static"}
 REVIEWER_ENDPOINTS = {
     "console.home",
     "console.approve",
@@ -48,6 +48,7 @@ REVIEWER_ENDPOINTS = {
     "console.dismiss_selected",
     "console.logout",
     "console.change_password",
+    "console.totp_settings",
 }
 
 

@@ -7,13 +7,14 @@ answer. A login opens a server-side session; logout ends it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
-from bot.accounts import login_throttle
+from bot.accounts import login_throttle, totp
 from bot.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from bot.accounts.sessions import end_session, prune_sessions, start_session
 from bot.accounts.users import (
@@ -23,6 +24,9 @@ from bot.accounts.users import (
     authenticate,
     change_password,
     check_password,
+    disable_second_factor,
+    enable_second_factor,
+    second_factor_login,
     settle_login,
 )
 from bot.console.blueprint import bp
@@ -37,6 +41,10 @@ from bot.models import SecretariatUser
 from bot.onboarding.lifecycle import audit
 from bot.proxies import client_network
 from bot.web import current_runtime
+
+PENDING_LOGIN = "pending_login"  # password right, waiting for the TOTP code
+PENDING_LOGIN_SECONDS = 300
+PENDING_TOTP_SECRET = "pending_totp_secret"  # shown while turning TOTP on, until a code proves it
 
 
 def local_redirect(target: str | None, default: str = "console.home") -> str:
@@ -71,23 +79,115 @@ def login() -> ResponseReturnValue:
     with rt.db.transaction() as db:  # committed first: other processes see the attempt counted
         admitted = admit_login(db, keys, rt.settings.console, at=now)
     token = ""
+    pending: dict[str, object] = {}
+    target = local_redirect(request.args.get("next"))
     with rt.db.transaction() as db:
         user = authenticate(db, name, password, keys=keys, admitted=admitted, at=now).user
         tag_new_audit_entries(db, ip=address)
-        if user is not None:
-            lifetime = timedelta(hours=rt.settings.console.session_max_hours)
-            prune_sessions(db, user.id, before=now - lifetime)
-            forget = timedelta(minutes=rt.settings.console.login_ip_window_minutes)
-            login_throttle.forget_stale(db, before=now - forget)
-            token = start_session(db, user, at=now)
-            must_change = user.must_change_password
+        if user is not None and user.totp_secret:
+            pending = {"uid": user.id, "name": user.name, "at": now.timestamp(), "next": target}
+        elif user is not None:
+            token, must_change = _open_session(db, user, now)
+    if pending:
+        session.clear()
+        session[PENDING_LOGIN] = pending
+        return redirect(url_for("console.login_code"))
     if not token:
         return render_template("console/login.html", failed=True), 401
-    target = local_redirect(request.args.get("next"))
-    session.clear()  # a fresh session (and CSRF token) after login: no fixation
+    return _logged_in(token, target, must_change)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> ResponseReturnValue:
+    """The second step for an account with TOTP: the 6-digit code of its authenticator app.
+
+    Codes are throttled like passwords (their own account key), each is accepted once, and the
+    step expires after PENDING_LOGIN_SECONDS.
+    """
+    rt = current_runtime()
+    now = rt.now()
+    pending = session.get(PENDING_LOGIN)
+    if not pending or now.timestamp() - float(pending.get("at", 0)) > PENDING_LOGIN_SECONDS:
+        session.pop(PENDING_LOGIN, None)
+        return redirect(url_for("console.login"))
+    if request.method == "GET":
+        csrf_token()
+        return render_template("console/login_code.html")
+    code = request.form.get("code", "")[:20]
+    address = client_address()
+    name = str(pending["name"])
+    keys = LoginKeys.of(str(current_app.secret_key), f"totp:{name}", client_network(address))
+    with rt.db.transaction() as db:
+        admitted = admit_login(db, keys, rt.settings.console, at=now)
+    token, must_change = "", False
+    with rt.db.transaction() as db:
+        user = db.get(SecretariatUser, int(pending["uid"]))
+        if second_factor_login(db, user, code, keys=keys, admitted=admitted, at=now):
+            assert user is not None
+            token, must_change = _open_session(db, user, now)
+        tag_new_audit_entries(db, ip=address)
+    if not token:
+        return render_template("console/login_code.html", failed=True), 401
+    return _logged_in(token, str(pending.get("next") or url_for("console.home")), must_change)
+
+
+def _open_session(db: Session, user: SecretariatUser, now: datetime) -> tuple[str, bool]:
+    """Start a server-side session for `user`; prune what has expired on the way."""
+    rt = current_runtime()
+    lifetime = timedelta(hours=rt.settings.console.session_max_hours)
+    prune_sessions(db, user.id, before=now - lifetime)
+    forget = timedelta(minutes=rt.settings.console.login_ip_window_minutes)
+    login_throttle.forget_stale(db, before=now - forget)
+    return start_session(db, user, at=now), user.must_change_password
+
+
+def _logged_in(token: str, target: str, must_change: bool) -> ResponseReturnValue:
+    """A fresh cookie session (and CSRF token) after login: no fixation."""
+    session.clear()
     session[SESSION_TOKEN] = token
     session.permanent = False
-    return redirect(url_for("console.change_password") if must_change else target)
+    return redirect(url_for("console.change_password") if must_change else local_redirect(target))
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+@login_required()
+def totp_settings() -> ResponseReturnValue:
+    """Turn the second factor (an authenticator app's code at login) on or off for oneself."""
+    rt = current_runtime()
+    now = rt.now()
+    with rt.db.transaction() as db:
+        user = db.get(SecretariatUser, g.user_id)
+        assert user is not None  # login_required has just read it
+        enabled = bool(user.totp_secret)
+        failed = False
+        if request.method == "POST":
+            code = request.form.get("code", "")[:20]
+            if enabled:
+                failed = not disable_second_factor(db, user, code, at=now)
+            else:
+                secret = str(session.get(PENDING_TOTP_SECRET, ""))
+                failed = not secret or not enable_second_factor(db, user, secret, code, at=now)
+            if not failed:
+                session.pop(PENDING_TOTP_SECRET, None)
+                tag_new_audit_entries(db, ip=client_address())
+                flash_done = "off" if enabled else "on"
+        enabled_now = bool(user.totp_secret)
+        name = user.name
+    if request.method == "POST" and not failed:
+        return redirect(url_for("console.totp_settings", done=flash_done))
+    secret = ""
+    if not enabled_now:
+        secret = str(session.get(PENDING_TOTP_SECRET) or "") or totp.new_secret()
+        session[PENDING_TOTP_SECRET] = secret
+    html = render_template(
+        "console/totp.html",
+        enabled=enabled_now,
+        secret=secret,
+        uri=totp.provisioning_uri(secret, name) if secret else "",
+        failed=failed,
+        done=request.args.get("done", ""),
+    )
+    return html, 400 if failed else 200
 
 
 @bp.post("/logout")
