@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.alerts import raise_alert
+from bot.config import Settings
 from bot.messaging import quiet
 from bot.messaging.compose import text_message
 from bot.messaging.outbox import enqueue_messenger, enqueue_profile_lookup, release_waiting
@@ -94,14 +95,23 @@ def _is_open(app: Application) -> bool:
 class Conversation:
     """Handle one stored Messenger event inside the worker's transaction."""
 
-    def __init__(self, session: Session, event: InboundEvent, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        event: InboundEvent,
+        *,
+        settings: Settings,
+        now: datetime,
+        profiles: bool,
+    ) -> None:
         self.session = session
         self.event = event
-        self.rt = runtime
+        self.settings = settings
+        self.profiles = profiles  # whether the Messenger transport has a User Profile API
         self.data: dict[str, Any] = event.payload
         self.psid: str = self.data.get("person_psid") or self.data["sender_psid"]
         self.at: datetime = datetime.fromisoformat(self.data["timestamp"])
-        self.now = runtime.now()
+        self.now = now
         # Under standby[] another app or a person owns the thread: nothing automatic is sent.
         self.standby = bool(self.data.get("standby"))
         self.quiet = False  # a human owns the thread: no chatty replies (set by `handle`)
@@ -134,8 +144,8 @@ class Conversation:
     ) -> None:
         text = render(
             f"messenger_{template}",
-            self.rt.settings.app.templates_dir,
-            settings=self.rt.settings,
+            self.settings.app.templates_dir,
+            settings=self.settings,
             **context,
         ).body.strip()
         quick_replies = (
@@ -209,7 +219,7 @@ class Conversation:
                 now=self.now,
                 message=f"申込番号 {app.code} のメッセンジャー連携が、"
                 "別のアカウントから求められました。確認してください。",
-                notify=self.rt.settings.mail.secretariat_address,
+                notify=self.settings.mail.secretariat_address,
             )
             self.reply("link_used", chatty=chatty)
             return
@@ -240,14 +250,14 @@ class Conversation:
             app=app,
             approved=app.status in (ApplicationStatus.APPROVED, ApplicationStatus.INVITED),
         )
-        queue_invitations(self.session, app, settings=self.rt.settings, at=self.now)
+        queue_invitations(self.session, app, settings=self.settings, at=self.now)
 
     def _fetch_name(self, identity: MessengerIdentity, app: Application) -> None:
         """Ask the User Profile API for the person's name (for matching join requests).
 
         The call is queued, not made here: the worker makes it after this transaction commits.
         """
-        if self.rt.profiles is None or identity.name:
+        if not self.profiles or identity.name:
             return
         enqueue_profile_lookup(
             self.session, psid=identity.psid, application_id=app.id, now=self.now
@@ -265,7 +275,7 @@ class Conversation:
 
     def on_typed_email(self, identity: MessengerIdentity, code: str, email: str) -> None:
         """Link when the code and the email belong to the same open application."""
-        settings = self.rt.settings.messenger
+        settings = self.settings.messenger
         # Locked first: concurrent guesses at one code are counted one after the other.
         app = _locked_application(self.session, Application.code == code)
         refused = typed_codes.limit_reached(
@@ -311,7 +321,7 @@ class Conversation:
             detail={"limit": limit},
         )
         if limit == "code":
-            cap = self.rt.settings.messenger.link_attempts_per_code
+            cap = self.settings.messenger.link_attempts_per_code
             raise_alert(
                 self.session,
                 kind="link_code_guessing",
@@ -319,7 +329,7 @@ class Conversation:
                 now=self.now,
                 message=f"申込番号 {code} について、メッセンジャーでのメールアドレス照合が"
                 f"24時間で上限（{cap}回）に達しました。なりすましの可能性があります。",
-                notify=self.rt.settings.mail.secretariat_address,
+                notify=self.settings.mail.secretariat_address,
             )
 
     # -- handlers -------------------------------------------------------------------------------
@@ -327,7 +337,7 @@ class Conversation:
         """Record the interaction, then route the event."""
         identity = self.identity()
         if self.standby:
-            quiet.start_quiet(identity, self.at, self.rt.settings.messenger.human_quiet_hours)
+            quiet.start_quiet(identity, self.at, self.settings.messenger.human_quiet_hours)
         self.quiet = quiet.in_quiet(identity, self.at)
         ref = self.data.get("ref")
         kind = self.data["kind"]
@@ -377,9 +387,9 @@ class Conversation:
     def on_orientation(self, identity: MessengerIdentity) -> None:
         """説明会: the next orientation session."""
         upcoming = next_session(
-            self.now, self.rt.settings.orientation, ORIENTATION_KINDS, tz=self.rt.settings.tz
+            self.now, self.settings.orientation, ORIENTATION_KINDS, tz=self.settings.tz
         )
-        self.reply("orientation", session_info=upcoming, tz=self.rt.settings.tz)
+        self.reply("orientation", session_info=upcoming, tz=self.settings.tz)
 
     def on_help(self, identity: MessengerIdentity) -> None:
         """ヘルプ: what the bot can do."""
@@ -400,7 +410,13 @@ MENU: dict[str, Callable[[Conversation, MessengerIdentity], None]] = {
 
 def handle_messenger_event(session: Session, event: InboundEvent, runtime: Runtime) -> None:
     """Inbox handler for Messenger interactions."""
-    Conversation(session, event, runtime).handle()
+    Conversation(
+        session,
+        event,
+        settings=runtime.settings,
+        now=runtime.now(),
+        profiles=runtime.profiles is not None,
+    ).handle()
 
 
 def handle_messenger_echo(session: Session, event: InboundEvent, runtime: Runtime) -> None:
