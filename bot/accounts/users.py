@@ -129,6 +129,19 @@ def settle_login(session: Session, keys: LoginKeys) -> None:
     login_throttle.give_back(session, keys.network)
 
 
+def second_factor_name(name: str) -> str:
+    """The throttle name of an account's TOTP codes: counted apart from its passwords."""
+    return f"totp:{name}"
+
+
+def account_throttle_keys(secret: str, name: str) -> tuple[str, str]:
+    """The account's two throttle keys: its passwords and its TOTP codes."""
+    return (
+        login_throttle.account_key(secret, name),
+        login_throttle.account_key(secret, second_factor_name(name)),
+    )
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """The outcome of a login attempt: the account when the password was right."""
@@ -259,11 +272,22 @@ def second_factor_login(
 
 
 def enable_second_factor(
-    session: Session, user: SecretariatUser, secret: str, code: str, *, at: datetime
+    session: Session,
+    user: SecretariatUser,
+    secret: str,
+    code: str,
+    password: str,
+    *,
+    admitted: bool,
+    at: datetime,
 ) -> bool:
-    """Turn TOTP on with `secret` once `code` proves the app holds it; audited."""
-    step = totp.matching_step(secret, code, at)
-    if step is None:
+    """Turn TOTP on with `secret` once the password and a `code` from the app prove it; audited.
+
+    `admitted` is the throttle's word on this attempt (the account's TOTP key).
+    """
+    step = totp.matching_step(secret, code, at) if admitted else None
+    if step is None or not check_password_hash(user.password_hash, password):
+        session.add(audit(None, actor=user.name, at=at, action="totp_enable_failed"))
         return False
     user.totp_secret, user.totp_last_step = secret, step
     session.add(audit(None, actor=user.name, at=at, action="totp_enabled"))
@@ -271,10 +295,21 @@ def enable_second_factor(
 
 
 def disable_second_factor(
-    session: Session, user: SecretariatUser, code: str, *, at: datetime
+    session: Session,
+    user: SecretariatUser,
+    code: str,
+    password: str,
+    *,
+    admitted: bool,
+    at: datetime,
 ) -> bool:
-    """Turn TOTP off, proven by a current code; audited."""
-    if not check_second_factor(user, code, at=at):
+    """Turn TOTP off, proven by the password and a current code; audited."""
+    if (
+        not admitted
+        or not check_password_hash(user.password_hash, password)
+        or not check_second_factor(user, code, at=at)
+    ):
+        session.add(audit(None, actor=user.name, at=at, action="totp_disable_failed"))
         return False
     user.totp_secret, user.totp_last_step = "", 0
     session.add(audit(None, actor=user.name, at=at, action="totp_disabled"))

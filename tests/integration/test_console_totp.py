@@ -13,6 +13,7 @@ from bot.accounts.users import reset_password
 from bot.models import AuditEntry, ConsoleSession, SecretariatUser
 from bot.runtime import Runtime
 from tests.integration.test_console_helpers import (
+    PASSWORD,
     console_app,
     logged_in,
     login,
@@ -38,7 +39,9 @@ def enable(runtime: Runtime, client: FlaskClient) -> str:
     with client.session_transaction() as sess:
         secret = str(sess["pending_totp_secret"])
     assert secret in page.get_data(as_text=True)  # the set-up key is shown to type in
-    response = post(client, "/console/totp", {"code": code_now(runtime, secret)})
+    response = post(
+        client, "/console/totp", {"code": code_now(runtime, secret), "password": PASSWORD}
+    )
     assert response.status_code == 302
     return secret
 
@@ -127,18 +130,46 @@ def test_turning_on_needs_a_code_from_the_shown_key(runtime: Runtime) -> None:
     client.get("/console/totp")
     with client.session_transaction() as sess:
         shown = str(sess["pending_totp_secret"])
-    assert post(client, "/console/totp", {"code": wrong_code(runtime, shown)}).status_code == 400
+    assert (
+        post(
+            client, "/console/totp", {"code": wrong_code(runtime, shown), "password": PASSWORD}
+        ).status_code
+        == 400
+    )
+    # the right code without the account's password does not do it either
+    assert (
+        post(
+            client, "/console/totp", {"code": code_now(runtime, shown), "password": "not it at all"}
+        ).status_code
+        == 400
+    )
     assert user(runtime, "adm").totp_secret == ""
 
 
 def test_turning_off_needs_a_current_code(runtime: Runtime) -> None:
     client = logged_in(runtime, "adm", "admin")
     secret = enable(runtime, client)
-    assert post(client, "/console/totp", {"code": wrong_code(runtime, secret)}).status_code == 400
+    wrong = {"code": wrong_code(runtime, secret), "password": PASSWORD}
+    assert post(client, "/console/totp", wrong).status_code == 400
     assert user(runtime, "adm").totp_secret == secret
-    response = post(client, "/console/totp", {"code": code_now(runtime, secret, shift=1)})
-    assert response.status_code == 302
+    right = {"code": code_now(runtime, secret, shift=1), "password": PASSWORD}
+    assert post(client, "/console/totp", right).status_code == 302
     assert user(runtime, "adm").totp_secret == ""
+
+
+def test_code_guesses_to_turn_it_off_are_throttled(runtime: Runtime) -> None:
+    """A stolen session cannot guess its way past the second factor."""
+    client = logged_in(runtime, "adm", "admin")
+    secret = enable(runtime, client)
+    wrong = {"code": wrong_code(runtime, secret), "password": PASSWORD}
+    for _ in range(runtime.settings.console.login_account_free_attempts):
+        assert post(client, "/console/totp", wrong).status_code == 400
+    right = {"code": code_now(runtime, secret, shift=1), "password": PASSWORD}
+    assert post(client, "/console/totp", right).status_code == 400  # waiting: not checked
+    assert user(runtime, "adm").totp_secret == secret
+    with runtime.db.transaction() as db:
+        actions = list(db.scalars(select(AuditEntry.action)))
+    assert actions.count("totp_disable_failed") == 6
 
 
 def test_an_admin_reset_removes_the_second_factor(runtime: Runtime) -> None:
@@ -150,3 +181,18 @@ def test_an_admin_reset_removes_the_second_factor(runtime: Runtime) -> None:
     client = console_app(runtime).test_client()
     response = login(client, "adm", "temporary passphrase 7")
     assert response.headers["Location"].endswith("/console/password")  # straight in, then change
+
+
+def test_an_admin_unlock_also_ends_the_wait_on_codes(runtime: Runtime) -> None:
+    secret = enable(runtime, logged_in(runtime, "adm", "admin"))
+    boss = logged_in(runtime, "boss", "admin")
+    client = console_app(runtime).test_client()
+    login(client, "adm")
+    wrong = wrong_code(runtime, secret)
+    for _ in range(runtime.settings.console.login_account_free_attempts):
+        post(client, "/console/login/code", {"code": wrong})
+    assert "ログイン制限を解除" in boss.get("/console/users").get_data(as_text=True)
+    uid = user(runtime, "adm").id
+    assert post(boss, f"/console/users/{uid}/unlock").status_code == 302
+    right = {"code": code_now(runtime, secret, shift=1)}
+    assert post(client, "/console/login/code", right).status_code == 302

@@ -27,6 +27,7 @@ from bot.accounts.users import (
     disable_second_factor,
     enable_second_factor,
     second_factor_login,
+    second_factor_name,
     settle_login,
 )
 from bot.console.blueprint import bp
@@ -116,12 +117,15 @@ def login_code() -> ResponseReturnValue:
     code = request.form.get("code", "")[:20]
     address = client_address()
     name = str(pending["name"])
-    keys = LoginKeys.of(str(current_app.secret_key), f"totp:{name}", client_network(address))
+    keys = LoginKeys.of(
+        str(current_app.secret_key), second_factor_name(name), client_network(address)
+    )
     with rt.db.transaction() as db:
         admitted = admit_login(db, keys, rt.settings.console, at=now)
     token, must_change = "", False
     with rt.db.transaction() as db:
-        user = db.get(SecretariatUser, int(pending["uid"]))
+        # locked: two requests with one code cannot both pass the "used once" check
+        user = db.get(SecretariatUser, int(pending["uid"]), with_for_update=rt.db.is_postgres)
         if second_factor_login(db, user, code, keys=keys, admitted=admitted, at=now):
             assert user is not None
             token, must_change = _open_session(db, user, now)
@@ -155,22 +159,36 @@ def totp_settings() -> ResponseReturnValue:
     """Turn the second factor (an authenticator app's code at login) on or off for oneself."""
     rt = current_runtime()
     now = rt.now()
+    failed = False
+    if request.method == "POST":
+        code = request.form.get("code", "")[:20]
+        password = request.form.get("password", "")[: MAX_PASSWORD_LENGTH + 1]
+        keys = LoginKeys.of(
+            str(current_app.secret_key),
+            second_factor_name(g.user),
+            client_network(client_address()),
+        )
+        with rt.db.transaction() as db:  # code guesses count like the login's
+            admitted = admit_login(db, keys, rt.settings.console, at=now)
     with rt.db.transaction() as db:
-        user = db.get(SecretariatUser, g.user_id)
+        user = db.get(SecretariatUser, g.user_id, with_for_update=rt.db.is_postgres)
         assert user is not None  # login_required has just read it
         enabled = bool(user.totp_secret)
-        failed = False
         if request.method == "POST":
-            code = request.form.get("code", "")[:20]
             if enabled:
-                failed = not disable_second_factor(db, user, code, at=now)
+                failed = not disable_second_factor(
+                    db, user, code, password, admitted=admitted, at=now
+                )
             else:
                 secret = str(session.get(PENDING_TOTP_SECRET, ""))
-                failed = not secret or not enable_second_factor(db, user, secret, code, at=now)
+                failed = not secret or not enable_second_factor(
+                    db, user, secret, code, password, admitted=admitted, at=now
+                )
             if not failed:
                 session.pop(PENDING_TOTP_SECRET, None)
-                tag_new_audit_entries(db, ip=client_address())
+                settle_login(db, keys)
                 flash_done = "off" if enabled else "on"
+            tag_new_audit_entries(db, ip=client_address())
         enabled_now = bool(user.totp_secret)
         name = user.name
     if request.method == "POST" and not failed:

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from bot.accounts import login_throttle
 from bot.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from bot.accounts.sessions import end_sessions_of, open_sessions
-from bot.accounts.users import ROLES, WeakPassword, add_user, reset_password
+from bot.accounts.users import (
+    ROLES,
+    WeakPassword,
+    account_throttle_keys,
+    add_user,
+    reset_password,
+)
 from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
 from bot.console.pages.queue import rejection_templates
@@ -27,7 +33,14 @@ def _users_page(db: Session, *, problem: str = "", status: int = 200) -> Respons
     secret = str(current_app.secret_key)
     rows = db.scalars(select(SecretariatUser).order_by(SecretariatUser.name)).all()
     waiting = {
-        u.id: login_throttle.waiting_until(db, login_throttle.account_key(secret, u.name), at=now)
+        u.id: max(
+            (
+                w
+                for key in account_throttle_keys(secret, u.name)
+                if (w := login_throttle.waiting_until(db, key, at=now)) is not None
+            ),
+            default=None,
+        )
         for u in rows
     }
     sessions = {u.id: len(open_sessions(db, u.id)) for u in rows}
@@ -131,8 +144,8 @@ def unlock_user(user_id: int) -> ResponseReturnValue:
     rt = current_runtime()
     with rt.db.transaction() as db:
         user = get_or_404(db, SecretariatUser, user_id)
-        key = login_throttle.account_key(str(current_app.secret_key), user.name)
-        login_throttle.clear(db, key)
+        for key in account_throttle_keys(str(current_app.secret_key), user.name):
+            login_throttle.clear(db, key)  # its passwords and its TOTP codes
         record(db, action="login_unlocked", detail={"user": user.name})
         flash(f"{user.name} のログイン制限を解除しました。", "info")
     return redirect(url_for("console.users"))
