@@ -169,7 +169,7 @@ def authenticate(
         check_password_hash(_DUMMY_HASH, password)
         session.add(audit(None, actor=actor, at=at, action="login_failed"))
         return LoginResult(None)
-    if not check_password_hash(user.password_hash, password):
+    if not check_password(user, password):
         session.add(audit(None, actor=actor, at=at, action="login_failed"))
         return LoginResult(None)
     settle_login(session, keys)
@@ -286,7 +286,7 @@ def enable_second_factor(
     `admitted` is the throttle's word on this attempt (the account's TOTP key).
     """
     step = totp.matching_step(secret, code, at) if admitted else None
-    if step is None or not check_password_hash(user.password_hash, password):
+    if step is None or not check_password(user, password):
         session.add(audit(None, actor=user.name, at=at, action="totp_enable_failed"))
         return False
     user.totp_secret, user.totp_last_step = secret, step
@@ -306,7 +306,7 @@ def disable_second_factor(
     """Turn TOTP off, proven by the password and a current code; audited."""
     if (
         not admitted
-        or not check_password_hash(user.password_hash, password)
+        or not check_password(user, password)
         or not check_second_factor(user, code, at=at)
     ):
         session.add(audit(None, actor=user.name, at=at, action="totp_disable_failed"))
