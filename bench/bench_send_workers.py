@@ -34,7 +34,9 @@ Measured at the fake (arrival times of every call, failed ones included) and in 
 * consistency: every `sent` row got a 200 and no `dead` row did; a `dead` row is an unreachable
   person's (no call at all after that person's 10/2018108), or was dropped unanswered twice
   (the worker does not try a third time), or ran out of attempts; a person's messages reach the
-  fake in order (the next one's first call only after the previous one's last answer);
+  fake in order (the next one's first call only after the previous one's last answer), and
+  paced: after a 200, the person's next call comes at least `per_person_interval_seconds` (1 s)
+  later;
 * throughput (runs B, D) = messages / seconds from the start signal to the last `sent_at`.
 
 Each run also shows how much of the machine's CPU went to this benchmark (workers, fake, this
@@ -110,8 +112,10 @@ FAULTS = {  # run A's fake (see bench/fake_graph.py)
     "--p-reset": 0.08,
     "--unreachable-every": UNREACHABLE_EVERY,
 }
+PER_PERSON_INTERVAL = 1.0  # [messenger] per_person_interval_seconds, as config.example.toml
 WORKER_SETTINGS = {
     "--timeout": TIMEOUT_SECONDS,
+    "--per-person-interval": PER_PERSON_INTERVAL,
     "--backoff-base": 0.2,
     "--backoff-max": 2.0,
     "--max-attempts": 8,
@@ -268,6 +272,9 @@ class Run:
     dead_other: int = 0
     calls_after_unreachable: int = 0
     order_violations: int = 0
+    interval: float = PER_PERSON_INTERVAL  # per_person_interval_seconds of this run
+    pacing_violations: int = 0  # a person's next call sooner than the interval after an answer
+    closest_gap: float | None = None  # seconds, the smallest such gap seen
     log_counts: dict[str, int] = field(default_factory=dict)
     cpu_ours: float = 0.0  # share of the machine (all cores) during the drain
     cpu_others: float = 0.0
@@ -412,6 +419,7 @@ def drain(
 ) -> tuple[Run, float | None]:
     """Queue, drain with `workers` processes against a fresh fake, and analyse one run."""
     run = Run(label, cap, messages)
+    run.interval = float(worker_extra.get("--per-person-interval", PER_PERSON_INTERVAL))
     raw_rate = None
     with (
         postgres_schema("bench_sendw") as schema_url,
@@ -551,13 +559,20 @@ def analyse(run: Run, rows: list[Any], arrivals: list[list[Any]], *, max_attempt
                 run.examples.append(f"{r.idempotency_key}: dead, {r.last_error[:120]}")
     for person_rows in by_person.values():
         previous_end = None
+        previous_ok = False
         for r in person_rows:  # ordered by id: the order the person must receive them in
             seen = calls.get(r.idempotency_key, [])
             if not seen:
                 continue
             if previous_end is not None and seen[0][0] < previous_end:
                 run.order_violations += 1
+            if previous_end is not None and previous_ok:
+                gap = seen[0][0] - previous_end
+                run.closest_gap = gap if run.closest_gap is None else min(run.closest_gap, gap)
+                if gap < run.interval:
+                    run.pacing_violations += 1
             previous_end = max((a[1] or a[0]) for a in seen)
+            previous_ok = any(a[4] == "ok" for a in seen)
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -593,6 +608,14 @@ def print_run(run: Run, checks: list[tuple[str, bool]]) -> None:
     print(row.format("dead: unreachable / 2 unknown / used up / other", dead, "other 0"))
     print(row.format("calls after a person's 10/2018108", run.calls_after_unreachable, "0"))
     print(row.format("per-person order violations", run.order_violations, "0"))
+    closest = "—" if run.closest_gap is None else f"{run.closest_gap:.2f} s"
+    print(
+        row.format(
+            "a person's next call sooner than the interval",
+            run.pacing_violations,
+            f"0 (interval {run.interval:g} s; closest {closest})",
+        )
+    )
     logs = " ".join(f"{k.replace(' ', '_')}={v}" for k, v in run.log_counts.items() if v)
     print(row.format("worker log", "", logs or "quiet"))
     for example in run.examples:
@@ -612,6 +635,7 @@ def common_checks(run: Run) -> list[tuple[str, bool]]:
         ("dead for another reason", run.dead_other == 0),
         ("calls after 10/2018108", run.calls_after_unreachable == 0),
         ("order", run.order_violations == 0),
+        ("per-person pacing", run.pacing_violations == 0),
     ]
 
 
@@ -658,6 +682,12 @@ def main() -> int:
     parser.add_argument("--cap", type=float, default=CAP, help="rate_limit_per_second")
     parser.add_argument("--lease-seconds", type=int, default=120, help="[worker] lease_seconds")
     parser.add_argument(
+        "--per-person-interval",
+        type=float,
+        default=PER_PERSON_INTERVAL,
+        help="[messenger] per_person_interval_seconds (0: no pacing)",
+    )
+    parser.add_argument(
         "--slow-rate",
         type=float,
         default=SLOW_RATE,
@@ -678,7 +708,10 @@ def main() -> int:
     common = {
         "per_person": args.per_person,
         "workers": args.workers,
-        "worker_extra": {"--lease-seconds": args.lease_seconds},
+        "worker_extra": {
+            "--lease-seconds": args.lease_seconds,
+            "--per-person-interval": args.per_person_interval,
+        },
         "dump": args.dump,
     }
     print(

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lease-seconds", type=int, default=120)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--poll-seconds", type=float, default=0.5)
+    parser.add_argument(
+        "--per-person-interval", type=float, default=1.0, help="per_person_interval_seconds"
+    )
     parser.add_argument("--name", default="")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 "graph_api_base": args.graph_base,
                 "rate_limit_per_second": args.cap,
                 "timeout_seconds": args.timeout,
+                "per_person_interval_seconds": args.per_person_interval,
             },
             "worker": {
                 "batch_size": args.batch_size,

@@ -100,6 +100,9 @@ class MessengerSettings:
     graph_api_version: str = "v25.0"
     timeout_seconds: float = 10.0
     rate_limit_per_second: float = 50.0
+    # At least this long between two sends to the same person (Meta rate-limits an app that
+    # sends too many messages to one thread; it publishes no number): 0 turns pacing off.
+    per_person_interval_seconds: float = 1.0
     human_agent_enabled: bool = False
     # The Meta app's id: a message echo from another app id (or none) is a person writing from
     # the Page inbox. Empty: only echoes without an app id count as a person's.
@@ -412,8 +415,9 @@ def _require(settings: Settings) -> None:
             )
     _check_console(settings)
     m = settings.messenger
-    if m.human_quiet_hours < 0:
-        raise ConfigError("messenger.human_quiet_hours: must be 0 or more")
+    for key in ("human_quiet_hours", "per_person_interval_seconds"):
+        if getattr(m, key) < 0:
+            raise ConfigError(f"messenger.{key}: must be 0 or more")
     for key in ("link_attempts_per_person", "link_attempts_per_code"):
         if getattr(m, key) < 1:
             raise ConfigError(f"messenger.{key}: must be at least 1")

@@ -132,7 +132,11 @@ def database(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Demo-like settings with a secret key and a CSV path in the test's folder."""
+    """Demo-like settings with a secret key and a CSV path in the test's folder.
+
+    Per-person pacing is off here, so that a test's one drain sends a person's three
+    invitations; test_messenger_pacing.py tests it, and the acceptance tests run with the
+    example configuration's pacing."""
     return parse_settings(
         {
             "app": {"secret_key": "test-secret", "database_url": "sqlite:///unused"},
@@ -141,6 +145,7 @@ def settings(tmp_path: Path) -> Settings:
                 "app_secret": "app-secret",
                 "verify_token": "verify-token",
                 "page_id": "1000",
+                "per_person_interval_seconds": 0,
             },
             "mail": {"secretariat_address": "jimukyoku@example.jp"},
             "worker": {"backoff_base_seconds": 1, "lease_seconds": 30},

@@ -70,8 +70,9 @@ class Worker:
         self.outage = OutageLog(log, f"worker {self.worker_id}", url=runtime.db.url)
 
     # -- outbox -------------------------------------------------------------------------------
-    def _outbox_filter(self, session: Session) -> Any:
-        """Skip paused channels; send a person's Messenger messages strictly in order."""
+    def _outbox_filter(self, session: Session, now: datetime) -> Any:
+        """Skip paused channels; send a person's Messenger messages strictly in order, and
+        paced: none within `per_person_interval_seconds` of the last one sent to that person."""
         earlier = aliased(OutboundMessage)
         in_order = ~exists().where(
             earlier.channel == "messenger",
@@ -79,7 +80,20 @@ class Worker:
             earlier.id < OutboundMessage.id,
             earlier.status.in_(UNFINISHED),
         )
-        condition: Any = (OutboundMessage.channel != "messenger") | in_order
+        ready = in_order
+        gap = self.rt.settings.messenger.per_person_interval_seconds
+        if gap > 0:
+            recent = aliased(OutboundMessage)
+            ready = and_(
+                in_order,
+                ~exists().where(
+                    recent.channel == "messenger",
+                    recent.recipient == OutboundMessage.recipient,
+                    recent.status == QueueStatus.SENT,
+                    recent.sent_at > now - timedelta(seconds=gap),
+                ),
+            )
+        condition: Any = (OutboundMessage.channel != "messenger") | ready
         paused = _with_profile(outbox.paused_channels(session))
         if paused:
             condition = and_(condition, OutboundMessage.channel.not_in(paused))
@@ -87,15 +101,16 @@ class Worker:
 
     def claim_outbound(self) -> list[int]:
         """Lease a batch of due outbound rows to this worker."""
+        now = self.rt.now()
         with self.rt.db.transaction() as session:
             return claim(
                 session,
                 OutboundMessage,
-                now=self.rt.now(),
+                now=now,
                 worker_id=self.worker_id,
                 limit=self.cfg.batch_size,
                 lease_seconds=self.cfg.lease_seconds,
-                where=self._outbox_filter(session),
+                where=self._outbox_filter(session, now),
             )
 
     def _mine(self, session: Session, model: Any, row_id: int) -> Any:
