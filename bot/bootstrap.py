@@ -60,6 +60,7 @@ def build_mailer(settings: Settings) -> Mailer:
             password=m.password or None,
             security=m.security,  # type: ignore[arg-type]
             timeout=m.timeout_seconds,
+            reply_to=m.reply_to,
         )
     return LocalMailer(LOCAL_OUTBOX_DIR / "mail.jsonl")
 

@@ -128,6 +128,9 @@ class MailSettings:
     sender: str = "オンライン市役所事務局 <noreply@example.jp>"
     secretariat_address: str = ""
     timeout_seconds: float = 20.0
+    # Where replies go (the Reply-To header): a mailbox the secretariat reads. Empty: emails
+    # do not invite a reply (the sender is usually a noreply@ address).
+    reply_to: str = ""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class SmtpMailer:
         security: Security = "starttls",
         timeout: float = 20,
         ssl_context: ssl.SSLContext | None = None,
+        reply_to: str = "",
     ) -> None:
         """Configure the relay; `sender` may carry a display name ("名前 <addr@example.jp>").
 
@@ -51,12 +52,16 @@ class SmtpMailer:
             security: "starttls" (upgrade after EHLO), "ssl" (implicit TLS) or "none".
             timeout: seconds for connecting and for each SMTP reply.
             ssl_context: TLS settings; default is the system trust store with hostname checks.
+            reply_to: the Reply-To header of every message ("" = none; replies go to `sender`).
         """
         if security not in ("starttls", "ssl", "none"):
             raise ValueError(f"mail.security must be starttls, ssl or none, not {security!r}")
         _, envelope_from = parseaddr(sender)
         if "@" not in envelope_from:
             raise ValueError("mail.sender must contain an email address")
+        if reply_to and ("@" not in parseaddr(reply_to)[1] or any(c in reply_to for c in "\r\n")):
+            raise ValueError("mail.reply_to must be one email address")
+        self.reply_to = reply_to
         self.host = host
         self.port = port
         self.sender = sender
@@ -124,6 +129,8 @@ class SmtpMailer:
         mime["Subject"] = message.subject
         mime["Date"] = format_datetime(datetime.now(UTC))
         mime["Message-ID"] = make_msgid(domain=self.envelope_from.rpartition("@")[2])
+        if self.reply_to:
+            mime["Reply-To"] = self.reply_to
         for name, value in message.headers.items():
             if name.lower() in _RECIPIENT_HEADERS:
                 raise DeliveryError(FailureKind.INVALID, f"header {name} cannot be overridden")

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.models import Application, AuditEntry, MessengerIdentity, OutboundMessage
@@ -77,6 +78,21 @@ def test_no_reminder_before_three_days_then_one_reminder_in_japanese(runtime: Ru
     app = app_by_code(runtime, "A1")
     assert app.join_request_reminders == 1
     assert app.last_reminder_at == T0 + timedelta(days=3)
+
+
+@pytest.mark.parametrize("reply_to", ["", "jimukyoku@example.jp"])
+def test_a_reminder_asks_for_a_reply_only_when_replies_reach_someone(
+    runtime: Runtime, reply_to: str
+) -> None:
+    """From noreply@ without `[mail] reply_to`, 「ご返信ください」 would go nowhere."""
+    mail_settings = dataclasses.replace(runtime.settings.mail, reply_to=reply_to)
+    runtime.settings = runtime.settings.replace(mail=mail_settings)
+    add_app(runtime, "A1")
+    run_at(runtime, "join-request-reminders", T0 + timedelta(days=3))
+    (mail,) = emails(runtime, "join_request_reminder")
+    asks_for_reply = "このメールにご返信ください" in mail.payload["body"]
+    assert asks_for_reply is bool(reply_to)
+    assert ("Facebook ページへメッセージ" in mail.payload["body"]) is not bool(reply_to)
 
 
 def test_reminders_are_spaced_capped_and_never_repeated(runtime: Runtime) -> None:

@@ -334,3 +334,22 @@ def test_nothing_personal_is_logged(serve: Any, caplog: pytest.LogCaptureFixture
     assert mailer_records
     text = "\n".join(r.getMessage() for r in mailer_records)
     assert "taro@" not in text and "nobody@" not in text and "山田" not in text
+
+
+def test_reply_to_reaches_the_server_and_is_absent_when_not_configured(
+    serve: Any, handler: RecordingHandler
+) -> None:
+    port = serve()
+    SmtpMailer(HOST, port, SENDER, security="none", timeout=5).send(welcome())
+    SmtpMailer(
+        HOST, port, SENDER, security="none", timeout=5, reply_to="事務局 <jimukyoku@example.jp>"
+    ).send(welcome())
+    without, with_reply_to = handler.received
+    assert without["Reply-To"] is None
+    assert with_reply_to["Reply-To"].addresses[0].addr_spec == "jimukyoku@example.jp"
+
+
+@pytest.mark.parametrize("bad", ["jimukyoku", "a@example.jp\r\nBcc: x@example.jp"])
+def test_a_reply_to_that_is_not_one_address_is_rejected_at_construction(bad: str) -> None:
+    with pytest.raises(ValueError, match="reply_to"):
+        SmtpMailer(HOST, 25, SENDER, security="none", reply_to=bad)
