@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 OrganizationKind = Literal["prefecture", "city", "town", "village", "special_ward", "national"]
 ResolutionStatus = Literal["resolved", "ambiguous", "unresolved", "union"]
-ResolutionVia = Literal["name", "english", "typo", "domain"]
+ResolutionVia = Literal["name", "english", "typo", "domain", "former"]
 LOCAL_KINDS: frozenset[str] = frozenset({"prefecture", "city", "town", "village", "special_ward"})
 
 # Variant spellings people type for the same character (folded on both sides of every match,
@@ -294,15 +294,28 @@ class Resolution:
     candidates: tuple[Organization, ...] = ()
     ward: str | None = None  # designated-city ward named in the text, if any
     via: ResolutionVia = "name"  # english: an English name; typo: a confirmed one-character typo;
-    # domain: same-name candidates settled by the mail domain
+    # domain: same-name candidates settled by the mail domain; former: a municipality's name
+    # before a merger or rename (浦和市 → さいたま市)
     typed: str = ""  # via typo: the characters read as the organization's name
+    former: FormerName | None = None  # via former: the name that was typed and its history
     body: str = ""  # the word that names a body whose staff are not public servants (公社 …)
     extra: str = ""  # text after the name that is neither a department nor an office
 
 
+@dataclass(frozen=True, slots=True)
+class FormerName:
+    """A municipality's name that no longer exists, and until when it was used (e-Stat)."""
+
+    name: str
+    prefecture: str
+    until: str  # ISO date of the merger, absorption or rename that ended it
+    successors: tuple[str, ...]  # codes of today's municipalities (more than one: ambiguous)
+
+
 class _Hit(NamedTuple):
     org: Organization
-    via: Literal["prefecture", "local", "ward", "national"]
+    via: Literal["prefecture", "local", "ward", "national", "former"]
+    former: FormerName | None = None
 
 
 class _Match(NamedTuple):
@@ -345,8 +358,15 @@ def _en_key(name: str) -> tuple[str, ...]:
 class Registry:
     """All organizations, looked up by code and resolved from free text."""
 
-    def __init__(self, organizations: Iterable[Organization], *, as_of: str = "") -> None:
+    def __init__(
+        self,
+        organizations: Iterable[Organization],
+        *,
+        as_of: str = "",
+        former: Iterable[FormerName] = (),
+    ) -> None:
         self.as_of = as_of
+        self._former = tuple(former)
         self._by_code: dict[str, Organization] = {}
         self._ward_city: dict[str, Organization] = {}
         self._by_domain: dict[str, list[Organization]] = {}
@@ -551,7 +571,7 @@ class Registry:
         prefectures: tuple[Organization | None, ...],
         email_domain: str | None = None,
     ) -> Resolution:
-        hits = tuple(hits)
+        hits, former = self._today_or_former(tuple(hits), prefectures, email_domain)
         orgs = tuple(dict.fromkeys(h.org for h in hits))
         for pref in prefectures:
             if len(orgs) > 1 and pref is not None:
@@ -566,8 +586,38 @@ class Registry:
         ward = next((h for h in hits if h.via == "ward" and h.org in orgs), None)
         ward_name = self._ward_name(ward.org, text) if ward else None
         if len(orgs) == 1:
+            if former is not None:
+                return Resolution("resolved", text, orgs[0], via="former", former=former)
             return Resolution("resolved", text, orgs[0], ward=ward_name, via=via)
         return Resolution("ambiguous", text, candidates=orgs)
+
+    def _today_or_former(
+        self,
+        hits: tuple[_Hit, ...],
+        prefectures: tuple[Organization | None, ...],
+        email_domain: str | None,
+    ) -> tuple[tuple[_Hit, ...], FormerName | None]:
+        """Today's municipalities of a name, or the ones its former bearer became.
+
+        A name borne today wins (大井町 is 神奈川県大井町) unless the stated prefecture or the mail
+        domain fits only a municipality the name went into (埼玉県 + 大井町 → ふじみ野市).
+        """
+        former = tuple(h for h in hits if h.via == "former")
+        if not former:
+            return hits, None
+        today = tuple(h for h in hits if h.via != "former")
+        stated = {p.name for p in prefectures if p is not None}
+
+        def fits(hit: _Hit) -> bool:
+            return hit.org.prefecture in stated or bool(
+                email_domain and self.domain_fits(hit.org, email_domain)
+            )
+
+        if today and (any(fits(h) for h in today) or not any(fits(h) for h in former)):
+            return today, None
+        chosen = tuple(h for h in former if fits(h)) or former
+        names = {h.former for h in chosen if h.former is not None}
+        return chosen, (names.pop() if len(names) == 1 else None)
 
     def _ward_name(self, city: Organization, text: str) -> str | None:
         norm = normalize_name(text)
@@ -760,6 +810,13 @@ class Registry:
                 if len(name) >= 2:
                     for key in _spellings(normalize_name(name)):
                         index.add_stem(key, org)
+        for former in self._former:
+            for code in former.successors:
+                successor = self._by_code.get(code)
+                if successor is None:
+                    continue
+                for key in _spellings(normalize_name(former.name)):
+                    index.add(key, _Hit(successor, "former", former))
         return index
 
     def _build_english_index(self) -> None:
@@ -797,6 +854,8 @@ def _anchored(norm: str, match: _Match, office_keys: set[str]) -> bool:
     An office's own name (都税事務所, 警視庁) may follow a place: 新宿都税事務所.
     """
     if match.start == 0 or not _WORD_CHAR.match(norm[match.start - 1]):
+        return True
+    if match.start == 1 and norm[0] == "旧":  # 旧浦和市: the former name, said so
         return True
     return norm[match.start : match.end] in office_keys
 
@@ -928,10 +987,33 @@ def read_registry(path: Path | None = None) -> Registry:
         raw = path.read_text(encoding="utf-8")
     doc = json.loads(raw)
     registry = Registry(
-        (_organization_from_json(rec) for rec in doc["organizations"]), as_of=doc.get("as_of", "")
+        (_organization_from_json(rec) for rec in doc["organizations"]),
+        as_of=doc.get("as_of", ""),
+        former=read_former_names() if path is None else (),
     )
     log.info("registry loaded: %s organizations as of %s", len(registry), registry.as_of)
     return registry
+
+
+def read_former_names(path: Path | None = None) -> list[FormerName]:
+    """Former municipality names (built by scripts/build_former_names.py from e-Stat's record)."""
+    if path is None:
+        raw = (
+            resources.files("bot.onboarding")
+            .joinpath("data/former_names.json")
+            .read_text(encoding="utf-8")
+        )
+    else:
+        raw = path.read_text(encoding="utf-8")
+    return [
+        FormerName(
+            name=str(rec["name"]),
+            prefecture=str(rec["prefecture"]),
+            until=str(rec["until"]),
+            successors=tuple(str(c) for c in rec["successors"]),
+        )
+        for rec in json.loads(raw)["former_names"]
+    ]
 
 
 @lru_cache(maxsize=1)

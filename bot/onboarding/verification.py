@@ -59,6 +59,7 @@ REASON_LEVELS: dict[str, Level] = {
     "org_resolved": "ok",
     "org_resolved_typo": "ok",
     "org_resolved_by_domain": "ok",
+    "org_resolved_former": "ok",
     "org_ambiguous": "review",
     "org_union": "review",
     "org_unresolved": "review",
@@ -104,7 +105,9 @@ REASON_LEVELS: dict[str, Level] = {
     "previously_rejected": "review",
 }
 _LEVEL_ORDER: dict[Level, int] = {"ineligible": 0, "review": 1, "ok": 2}
-_ORG_OK = frozenset({"org_resolved", "org_resolved_typo", "org_resolved_by_domain"})
+_ORG_OK = frozenset(
+    {"org_resolved", "org_resolved_typo", "org_resolved_by_domain", "org_resolved_former"}
+)
 _EMAIL_OK = frozenset({"email_government_match", "email_allowed_domain"})
 _STATUS_OK = frozenset({"status_eligible", "status_seconded", "status_on_leave"})
 
@@ -609,6 +612,16 @@ def _organization_reasons(resolution: Resolution, text: str) -> list[Reason]:
             out = [reason("org_resolved_typo", typed=resolution.typed, organization=org.full_name)]
         elif resolution.via == "domain":
             out = [reason("org_resolved_by_domain", text=text, organization=org.full_name)]
+        elif resolution.via == "former" and resolution.former is not None:
+            year, month, day = (int(part) for part in resolution.former.until.split("-"))
+            out = [
+                reason(
+                    "org_resolved_former",
+                    former=resolution.former.prefecture + resolution.former.name,
+                    until=f"{year}年{month}月{day}日",
+                    organization=org.full_name,
+                )
+            ]
         else:
             out = [reason("org_resolved", organization=org.full_name)]
         if not org.public_servants:

@@ -617,3 +617,4 @@ def test_labelled_set_meets_the_acceptance_figures(registry: Registry, capsys) -
     assert figures.standard_accuracy >= 0.99
     assert figures.hard_accuracy >= 0.80
     assert figures.pre_merger_namesake == []
+    assert figures.pre_merger_successor >= 0.80 * figures.pre_merger
