@@ -213,6 +213,7 @@ def cmd_applications_approve(args: argparse.Namespace) -> int:
                 settings=rt.settings,
                 actor=args.actor,
                 at=rt.now(),
+                identity_checked=args.identity_checked,
             )
     print(f"approved {len(args.codes)} application(s)")
     return 0
@@ -380,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("approve", cmd_applications_approve, "approve applications", apps)
     p.add_argument("codes", nargs="+", metavar="CODE")
     p.add_argument("--actor", default="cli")
+    p.add_argument(
+        "--identity-checked",
+        action="store_true",
+        help="you checked the person yourself: approve even where the email is not proven",
+    )
     p = add("reject", cmd_applications_reject, "reject an application", apps)
     p.add_argument("code")
     p.add_argument("--reason", required=True)

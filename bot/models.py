@@ -205,6 +205,7 @@ class Application(Base):
     consent: Mapped[str] = mapped_column(String(200), default="")
     referrer: Mapped[str] = mapped_column(String(300), default="")
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # question title -> verbatim
+    # the form response last taken in (applied, or held as the pending change, or discarded)
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     submitted_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -231,6 +232,15 @@ class Application(Base):
         ForeignKey("messenger_identities.id"), unique=True
     )
     erased_at: Mapped[datetime | None]
+    # how the email address was first proven to be the applicant's ("" = not proven): the
+    # registration code or the m.me link token, both sent only to that address, came back
+    email_proven_by: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    email_proven_at: Mapped[datetime | None]
+    # an edit of a decided application, held until a reviewer accepts or discards it ({} = none):
+    # {"changed": {question: {"before", "after"}}, "answers", "fields", "fingerprint",
+    #  "submitted_at", "source", "actor", "held_at", "first_held_at"}
+    pending_change: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    pending_change_at: Mapped[datetime | None]  # when it was (last) held; None = no change held
 
     messenger_identity: Mapped[MessengerIdentity | None] = relationship()
     history: Mapped[list[AuditEntry]] = relationship(
@@ -275,6 +285,9 @@ class JoinRequest(Base):
     match_method: Mapped[str] = mapped_column(String(16), default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     candidates: Mapped[list[Any]] = mapped_column(default=list)
+    # the profile lines Facebook showed beside the request: [{"kind", "text"}] (see
+    # bot.onboarding.join_request_parsing.Evidence)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Group(Base):

@@ -96,6 +96,20 @@ ACTION_LABELS = {
     "link_refused": "メッセンジャー連携の拒否",
     "link_code_mismatch": "申込番号での連携：メール不一致",
     "link_code_refused": "申込番号での連携：回数上限",
+    "email_proven": "メールアドレスの確認",
+    "answers_updated": "回答の更新",
+    "answers_edit_held": "回答の変更（保留）",
+    "answers_edit_accepted": "回答の変更を反映",
+    "answers_edit_discarded": "回答の変更を破棄",
+    "answers_edit_dropped": "保留中の変更の取り消し（元の回答に戻った）",
+    "join_request_reminder_sent": "参加リクエストのリマインド送信",
+    "link_reminder_sent": "メッセンジャー連携のリマインド送信",
+    "login_password_ok": "パスワード確認（確認コード待ち）",
+    "personal_data_erased": "個人情報の消去",
+    "totp_enabled": "確認コード（二要素認証）の設定",
+    "totp_disabled": "確認コード（二要素認証）の解除",
+    "totp_enable_failed": "確認コード設定の失敗",
+    "totp_disable_failed": "確認コード解除の失敗",
 }
 
 

@@ -76,6 +76,11 @@ def to_json(app: Application, tz: ZoneInfo) -> dict[str, Any]:
         "status_changed_at": app.status_changed_at.astimezone(tz).isoformat(),
         "join_request_seen": app.join_request_seen_at is not None,
         "messenger_linked": app.messenger_identity_id is not None,
+        "email_proven_by": app.email_proven_by or "",
+        "email_proven_at": (
+            app.email_proven_at.astimezone(tz).isoformat() if app.email_proven_at else None
+        ),
+        "pending_change": bool(app.pending_change),
     }
 
 
@@ -87,9 +92,14 @@ def approve(
     actor: str,
     at: datetime,
     reason: str = "",
+    identity_checked: bool = False,
 ) -> None:
-    """Approve one application, allocate its invitations and email the member their link."""
-    lifecycle.approve(app, actor=actor, at=at, reason=reason)
+    """Approve one application, allocate its invitations and email the member their link.
+
+    An application whose email address is not proven is refused (`lifecycle.UnprovenIdentity`)
+    unless the reviewer confirms they checked the person (`identity_checked`).
+    """
+    lifecycle.approve(app, actor=actor, at=at, reason=reason, identity_checked=identity_checked)
     app.cohort_key = at.astimezone(settings.tz).strftime("%Y-%m")
     session.flush()
     allocate_invitations(session, app, settings=settings, at=at)

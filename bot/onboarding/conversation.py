@@ -188,19 +188,28 @@ class Conversation:
             self.reply("link_unknown", chatty=True)
             return
         source = self.data.get("referral_source") or ""
-        self.link(identity, app, source=source, explicit=False)
+        self.link(identity, app, source=source, explicit=False, proof=lifecycle.PROOF_MESSENGER_REF)
 
     def link(
-        self, identity: MessengerIdentity, app: Application, *, source: str, explicit: bool
+        self,
+        identity: MessengerIdentity,
+        app: Application,
+        *,
+        source: str,
+        explicit: bool,
+        proof: str,
     ) -> None:
         """Tie this person to `app` (locked, open), one person to one application.
 
         A second person for an application is refused and reported to the secretariat; a person
         already tied to another open application keeps it. `explicit`: the person asked for it
-        in so many words (typed code and email), so the replies go even in quiet.
+        in so many words (typed code and email), so the replies go even in quiet. `proof`: how
+        the person showed they read the applicant's mailbox (the link token or the typed code
+        came from it); recorded when this person is (or already was) the one linked.
         """
         chatty = not explicit
         if app.messenger_identity_id == identity.id:
+            self._prove_email(app, proof, source)
             self.reply("link_already", chatty=chatty, app=app)
             return
         if app.messenger_identity_id is not None:
@@ -242,6 +251,7 @@ class Conversation:
             action="messenger_linked",
             detail={"source": source},
         )
+        self._prove_email(app, proof, source)
         log.info("application %s linked to its Messenger identity", app.code)
         self.session.flush()
         self.reply(
@@ -251,6 +261,11 @@ class Conversation:
             approved=app.status in (ApplicationStatus.APPROVED, ApplicationStatus.INVITED),
         )
         queue_invitations(self.session, app, settings=self.settings, at=self.now)
+
+    def _prove_email(self, app: Application, proof: str, source: str) -> None:
+        lifecycle.prove_email(
+            app, by=proof, actor="messenger", at=self.now, detail={"source": source}
+        )
 
     def _fetch_name(self, identity: MessengerIdentity, app: Application) -> None:
         """Ask the User Profile API for the person's name (for matching join requests).
@@ -307,7 +322,9 @@ class Conversation:
             self.reply("link_code_mismatch", quick=False)
             return
         typed_codes.set_pending(identity, None, None)
-        self.link(identity, app, source="typed_code", explicit=True)
+        self.link(
+            identity, app, source="typed_code", explicit=True, proof=lifecycle.PROOF_TYPED_CODE
+        )
 
     def _refuse_guessing(self, app: Application | None, code: str, limit: str) -> None:
         log.warning("typed-code linking refused: %s limit reached", limit)

@@ -223,6 +223,7 @@ def _erase_row(session: Session, app: Application, traces: Traces, mentions: Men
     app.organization_text = app.department = app.employment_status = ""
     app.consent = app.referrer = app.fingerprint = app.decision_reason = ""
     app.answers, app.interests = {}, []
+    app.pending_change, app.pending_change_at = {}, None  # an edit held after the decision
     app.reasons = [
         {"code": r.get("code", ""), "message": ""} for r in app.reasons if isinstance(r, dict)
     ]
@@ -252,7 +253,7 @@ def _erase_join_requests(session: Session, mentions: Mentions) -> None:
     session.execute(
         update(JoinRequest)
         .where(JoinRequest.application_id.in_(ids))
-        .values(name="", answer="", candidates=[])
+        .values(name="", answer="", candidates=[], evidence=[])
         .execution_options(synchronize_session=False)
     )
     keys = {key for t in mentions.traces for name in t.names for key in name_keys(name)["exact"]}

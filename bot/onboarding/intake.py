@@ -132,12 +132,13 @@ class SyncCounts:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    held: int = 0  # edits of decided applications, kept for a reviewer (not applied)
     warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"new={self.new} updated={self.updated} unchanged={self.unchanged} "
-            f"quarantined={self.quarantined}"
+            f"quarantined={self.quarantined}" + (f" held={self.held}" if self.held else "")
         )
 
 
@@ -149,6 +150,49 @@ def _fields_of(answers: FormAnswers) -> dict[str, Any]:
     values["organization_text"] = answers.organization
     values["interests"] = list(answers.interests)
     return values
+
+
+def _changed_answers(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Each question whose answer differs: {title: {"before", "after"}} (a dropped answer: "")."""
+    changed = {
+        title: {"before": before.get(title, ""), "after": value}
+        for title, value in after.items()
+        if before.get(title, "") != value
+    }
+    changed.update(
+        {
+            title: {"before": old, "after": ""}
+            for title, old in before.items()
+            if title not in after and old
+        }
+    )
+    return changed
+
+
+def _apply_answers(
+    app: Application,
+    *,
+    raw: dict[str, Any],
+    fields: Mapping[str, Any],
+    fingerprint: str,
+    submitted_at: datetime,
+    changed: dict[str, Any],
+    source: str,
+    actor: str,
+    at: datetime,
+) -> None:
+    """Write a response's answers onto the application, audited as `answers_updated`."""
+    for name, value in fields.items():
+        setattr(app, name, value)
+    app.answers, app.fingerprint = raw, fingerprint
+    app.submitted_at, app.updated_at = submitted_at, at
+    lifecycle.audit(
+        app,
+        actor=actor,
+        at=at,
+        action="answers_updated",
+        detail={"source": source, "changed": changed},
+    )
 
 
 def _row_fingerprint(raw: dict[str, Any]) -> str:
@@ -238,8 +282,8 @@ class Intake:
                 counts.new += 1
             elif current[1] == response.fingerprint:
                 counts.unchanged += 1
-            elif self._update(current[0], response):
-                counts.updated += 1
+            else:
+                self._update(current[0], response, counts)
             if self.progress and (done % CHUNK == 0 or done == total):
                 self._write_new()
                 self.progress(done, total)
@@ -422,45 +466,42 @@ class Intake:
             now=self.now,
         )
 
-    def _update(self, app_id: int, response: ParsedResponse) -> bool:
-        """Apply an edited response; False if the database refused it (the row is set aside)."""
+    def _update(self, app_id: int, response: ParsedResponse, counts: SyncCounts) -> None:
+        """Take in an edited response (applied, or held for a decided application); a row the
+        database refuses is set aside."""
         try:
             with _savepoint(self.session):
-                self._apply_edit(app_id, response)
+                held = self._apply_edit(app_id, response)
                 self.session.flush()
         except Exception as exc:
             if not _row_refused(exc):
                 raise
             self._refuse(response, exc, new=False)
-            return False
-        return True
+            return
+        if held:
+            counts.held += 1
+        else:
+            counts.updated += 1
 
-    def _apply_edit(self, app_id: int, response: ParsedResponse) -> None:
+    def _apply_edit(self, app_id: int, response: ParsedResponse) -> bool:
+        """Apply an edit to an undecided application and screen it again; hold it (True) for a
+        decided one. Neither sends a second confirmation (`after_screening` sends only for a
+        `submitted` application, keyed by its code)."""
         app = self.session.get(Application, app_id)
         assert app is not None
-        before = dict(app.answers or {})
-        changed = {
-            title: {"before": before.get(title, ""), "after": value}
-            for title, value in response.raw.items()
-            if before.get(title, "") != value
-        }
-        changed.update(
-            {
-                title: {"before": old, "after": ""}
-                for title, old in before.items()
-                if title not in response.raw and old
-            }
-        )
-        for name, value in _fields_of(response.answers).items():
-            setattr(app, name, value)
-        app.answers, app.fingerprint = response.raw, response.fingerprint
-        app.submitted_at, app.updated_at = response.answers.submitted_at, self.now
-        lifecycle.audit(
+        if S(app.status) in lifecycle.DECIDED:
+            self._hold_edit(app, response)
+            return True
+        _apply_answers(
             app,
+            raw=response.raw,
+            fields=_fields_of(response.answers),
+            fingerprint=response.fingerprint,
+            submitted_at=response.answers.submitted_at,
+            changed=_changed_answers(app.answers or {}, response.raw),
+            source=self.source,
             actor="forms",
             at=self.now,
-            action="answers_updated",
-            detail={"source": self.source, "changed": changed},
         )
         old_verdict = app.verdict
         self._screen(app)
@@ -470,6 +511,58 @@ class Intake:
             old_verdict,
             app.verdict,
         )
+        return False
+
+    def _hold_edit(self, app: Application, response: ParsedResponse) -> None:
+        """Keep the edit of a decided application as its pending change, not applied.
+
+        Whoever knows a member's address can submit the form again, so nothing changes until a
+        reviewer accepts it: no screening, no email. The change is always against the applied
+        answers, so a second edit replaces the first and keeps the original "before"; an edit
+        back to the applied answers (only the timestamp differs) drops it. The response is
+        remembered (its fingerprint), so the next poll finds it unchanged.
+        """
+        changed = _changed_answers(app.answers or {}, response.raw)
+        timestamps = {t for t, f in self.settings.forms.columns.items() if f == "timestamp"}
+        previous = dict(app.pending_change or {})
+        app.fingerprint = response.fingerprint
+        if not set(changed) - timestamps:
+            if previous:
+                app.pending_change, app.pending_change_at = {}, None
+                lifecycle.audit(
+                    app,
+                    actor="forms",
+                    at=self.now,
+                    action="answers_edit_dropped",
+                    detail={"source": self.source, "reason": "back to the applied answers"},
+                )
+            return
+        held_at = self.now.isoformat()
+        app.pending_change = {
+            "changed": changed,
+            "answers": response.raw,
+            "fields": _fields_of(response.answers),
+            "fingerprint": response.fingerprint,
+            "submitted_at": response.answers.submitted_at.isoformat(),
+            "source": self.source,
+            "actor": "forms",
+            "held_at": held_at,
+            "first_held_at": previous.get("first_held_at", held_at),
+        }
+        app.pending_change_at = self.now
+        lifecycle.audit(
+            app,
+            actor="forms",
+            at=self.now,
+            action="answers_edit_held",
+            detail={
+                "source": self.source,
+                "status": app.status,
+                "changed": changed,
+                "replaced_pending": bool(previous),
+            },
+        )
+        log.info("application %s: an edit after the decision is held for review", app.code)
 
     def _quarantine(self, parsed: ParsedSnapshot) -> int:
         """Keep every row that cannot become an application, once, with its reason."""
@@ -551,6 +644,54 @@ def ingest_snapshot(
     with collector_paused():
         intake = Intake(session, settings=settings, now=now, source=source, progress=progress)
         return intake.ingest(parsed, SyncCounts())
+
+
+def accept_pending_change(
+    session: Session, app: Application, *, settings: Settings, actor: str, at: datetime
+) -> None:
+    """Apply a decided application's held edit as an undecided one is applied (answers, then
+    verification again), audited; no email is sent (a decided application gets none)."""
+    change = app.pending_change or {}
+    if not change:
+        raise lifecycle.DomainError(f"{app.code}: no pending change to accept")
+    _apply_answers(
+        app,
+        raw=dict(change["answers"]),
+        fields=change["fields"],
+        fingerprint=change["fingerprint"],
+        submitted_at=datetime.fromisoformat(change["submitted_at"]),
+        changed=_changed_answers(app.answers or {}, change["answers"]),
+        source=change.get("source", ""),
+        actor=actor,
+        at=at,
+    )
+    app.pending_change, app.pending_change_at = {}, None
+    lifecycle.audit(
+        app,
+        actor=actor,
+        at=at,
+        action="answers_edit_accepted",
+        detail={"held_at": change.get("held_at", ""), "questions": sorted(change["changed"])},
+    )
+    session.flush()
+    screen(app, settings=settings, index=DuplicateIndex.load(session), at=at)
+    log.info("application %s: the held edit was accepted", app.code)
+
+
+def discard_pending_change(app: Application, *, actor: str, at: datetime) -> None:
+    """Drop a decided application's held edit, audited; its answers stay as they are."""
+    change = app.pending_change or {}
+    if not change:
+        raise lifecycle.DomainError(f"{app.code}: no pending change to discard")
+    app.pending_change, app.pending_change_at = {}, None
+    lifecycle.audit(
+        app,
+        actor=actor,
+        at=at,
+        action="answers_edit_discarded",
+        detail={"held_at": change.get("held_at", ""), "questions": sorted(change["changed"])},
+    )
+    log.info("application %s: the held edit was discarded", app.code)
 
 
 def fetch_snapshot(source: FormSource | None) -> SheetSnapshot:

@@ -6,6 +6,10 @@ the answer holds one, else by name: kanji, kana and romaji spellings are compare
 normalisation. A request that matches nothing (or too many) is stored as unmatched and listed
 for follow-up; it is never discarded. One that is not a public servant's (a spam account, a
 request for another group) can be set aside as dismissed, and brought back if that was a slip.
+
+`preview_join_requests` answers what an import would do without writing anything: the console
+shows it before the volunteer confirms. The profile lines read beside a request (its evidence:
+"Works at 富山市役所") are shown in the preview and stored with the request.
 """
 
 from __future__ import annotations
@@ -21,7 +25,12 @@ from sqlalchemy.orm import Session, selectinload
 from bot.models import Application, JoinRequest, JoinRequestStatus, MessengerIdentity
 from bot.onboarding import lifecycle
 from bot.onboarding.join_request_matching import Candidate, JoinRequestMatcher
-from bot.onboarding.join_request_parsing import PastedRequest, find_code, parse_pasted
+from bot.onboarding.join_request_parsing import (
+    Evidence,
+    PastedRequest,
+    find_code,
+    parse_pasted,
+)
 from bot.onboarding.lifecycle import OPEN, DomainError
 
 MATCHED, UNMATCHED, DISMISSED = (
@@ -40,6 +49,20 @@ class ImportedRequest:
     answer: str
     status: str  # matched | unmatched | duplicate
     application_code: str = ""
+    method: str = ""
+    confidence: float = 0.0
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreviewedRequest:
+    """What an import would make of one request; nothing of it is stored."""
+
+    request: PastedRequest
+    status: str  # matched | unmatched | duplicate
+    application_code: str = ""
+    application_name: str = ""
     method: str = ""
     confidence: float = 0.0
     candidates: list[dict[str, Any]] = field(default_factory=list)
@@ -100,13 +123,71 @@ def load_candidates(session: Session, codes: Sequence[str] = ()) -> list[Candida
     ]
 
 
+def _matcher(session: Session, requests: Sequence[PastedRequest]) -> JoinRequestMatcher:
+    codes = [c for c in (find_code(r.answer) or find_code(r.name) for r in requests) if c]
+    return JoinRequestMatcher(load_candidates(session, codes))
+
+
+def _seen_before(session: Session, requests: Sequence[PastedRequest]) -> set[tuple[str, str]]:
+    if not requests:
+        return set()
+    rows = session.execute(
+        select(JoinRequest.name, JoinRequest.answer).where(
+            JoinRequest.name.in_({r.name for r in requests})
+        )
+    ).all()
+    return {(n, a) for n, a in rows}
+
+
+def preview_join_requests(
+    session: Session, requests: Sequence[PastedRequest]
+) -> list[PreviewedRequest]:
+    """What `import_join_requests` would do with `requests`, read-only, one item per request."""
+    matcher = _matcher(session, requests)
+    seen_before = _seen_before(session, requests)
+    items = []
+    for request in requests:
+        key = (request.name, request.answer)
+        if key in seen_before:
+            items.append(PreviewedRequest(request, "duplicate"))
+            continue
+        seen_before.add(key)
+        outcome = matcher.match(request)
+        chosen = outcome.candidates[0] if outcome.matched else {}  # the matched one comes first
+        items.append(
+            PreviewedRequest(
+                request,
+                MATCHED if outcome.matched else UNMATCHED,
+                chosen.get("code", ""),
+                chosen.get("name", ""),
+                outcome.method,
+                outcome.confidence,
+                outcome.candidates,
+            )
+        )
+    return items
+
+
 def _mark_seen(app: Application, jr: JoinRequest, *, actor: str, at: datetime) -> None:
+    """Record the request on its application; one matched by 申込番号 proves the address.
+
+    The code is sent only to the applicant's email address, so it coming back in the
+    membership answer proves that address; a match by name (or by a reviewer's hand) does not.
+    """
     lifecycle.join_request_seen(
         app,
         actor=actor,
         at=at,
         detail={"join_request_id": jr.id, "method": jr.match_method, "confidence": jr.confidence},
     )
+    if jr.match_method == "code":
+        lifecycle.prove_email(
+            app,
+            by=lifecycle.PROOF_JOIN_REQUEST_CODE,
+            actor=actor,
+            at=at,
+            detail={"join_request_id": jr.id},
+        )
 
 
 def import_join_requests(
@@ -118,20 +199,8 @@ def import_join_requests(
     duplicate and not stored twice.
     """
     requests = parse_pasted(text) if isinstance(text, str) else list(text)
-    codes = [c for c in (find_code(r.answer) or find_code(r.name) for r in requests) if c]
-    matcher = JoinRequestMatcher(load_candidates(session, codes))
-    seen_before = (
-        {
-            (n, a)
-            for n, a in session.execute(
-                select(JoinRequest.name, JoinRequest.answer).where(
-                    JoinRequest.name.in_({r.name for r in requests})
-                )
-            ).all()
-        }
-        if requests
-        else set()
-    )
+    matcher = _matcher(session, requests)
+    seen_before = _seen_before(session, requests)
     result = ImportResult()
     stored: list[tuple[JoinRequest | None, PastedRequest]] = []
     for request in requests:
@@ -151,6 +220,7 @@ def import_join_requests(
             match_method=outcome.method,
             confidence=outcome.confidence,
             candidates=outcome.candidates,
+            evidence=[{"kind": e.kind, "text": e.text} for e in request.evidence],
         )
         session.add(jr)
         stored.append((jr, request))
@@ -170,7 +240,11 @@ def import_join_requests(
     )
     for stored_jr, request in stored:
         if stored_jr is None:
-            result.items.append(ImportedRequest(0, request.name, request.answer, "duplicate"))
+            result.items.append(
+                ImportedRequest(
+                    0, request.name, request.answer, "duplicate", evidence=request.evidence
+                )
+            )
             continue
         jr = stored_jr
         code = ""
@@ -188,6 +262,7 @@ def import_join_requests(
                 jr.match_method,
                 jr.confidence,
                 jr.candidates,
+                request.evidence,
             )
         )
     session.add(

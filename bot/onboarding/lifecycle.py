@@ -23,7 +23,19 @@ class IllegalTransition(DomainError):
     """A transition that the current status does not allow."""
 
 
+class UnprovenIdentity(DomainError):
+    """Approval of an application whose email address is not proven, without the reviewer's
+    word that they checked the person."""
+
+
 OPEN = frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST, S.READY_FOR_REVIEW})
+# Decided: an edit of the form never changes these by itself (it is held for a reviewer).
+DECIDED = frozenset(S) - OPEN
+# How an email address is proven: something sent only to that address came back.
+PROOF_JOIN_REQUEST_CODE = "join_request_code"  # the 申込番号 in the join request's answer
+PROOF_MESSENGER_REF = "messenger_ref"  # the m.me link (its token) from the email
+PROOF_TYPED_CODE = "typed_code"  # the 申込番号 typed in Messenger, with the address
+PROOFS = frozenset({PROOF_JOIN_REQUEST_CODE, PROOF_MESSENGER_REF, PROOF_TYPED_CODE})
 TRANSITIONS: dict[str, tuple[frozenset[S], S]] = {
     "confirmation_sent": (frozenset({S.SUBMITTED}), S.AWAITING_JOIN_REQUEST),
     "join_request_seen": (frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST}), S.READY_FOR_REVIEW),
@@ -56,6 +68,33 @@ def audit(
     if app is not None:
         app.history.append(entry)
     return entry
+
+
+def email_proven(app: Application) -> bool:
+    """Whether the application's email address was proven to be the applicant's."""
+    return app.email_proven_at is not None
+
+
+def prove_email(
+    app: Application,
+    *,
+    by: str,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry | None:
+    """Record that the address is the applicant's (`by`: one of PROOFS); the first proof stays.
+
+    Returns the audit entry, or None when the address was already proven.
+    """
+    if by not in PROOFS:
+        raise DomainError(f"{app.code}: {by!r} does not prove an email address")
+    if email_proven(app):
+        return None
+    app.email_proven_by, app.email_proven_at = by, at
+    return audit(
+        app, actor=actor, at=at, action="email_proven", detail={"by": by, **(detail or {})}
+    )
 
 
 def _move(
@@ -111,16 +150,38 @@ def join_request_seen(
     )
 
 
-def approve(app: Application, *, actor: str, at: datetime, reason: str = "") -> AuditEntry:
-    """Approve; a reviewer approving has seen the join request in Facebook, so record that."""
+def approve(
+    app: Application,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str = "",
+    identity_checked: bool = False,
+) -> AuditEntry:
+    """Approve; a reviewer approving has seen the join request in Facebook, so record that.
+
+    An application whose email address is not proven (a join request matched by name or by
+    hand proves nothing) is approved only when the reviewer says they checked the person
+    (`identity_checked`), and the audit entry records their word.
+    """
     seen_by_reviewer = app.join_request_seen_at is None
+    proven = email_proven(app)
+    if can(app, "approve") and not proven and not identity_checked:
+        raise UnprovenIdentity(
+            f"{app.code}: the email address is not proven (no registration code or m.me link "
+            "came back); a reviewer must confirm they checked the person"
+        )
     entry = _move(
         app,
         "approve",
         actor=actor,
         at=at,
         reason=reason,
-        detail={"join_request_confirmed_by_reviewer": seen_by_reviewer},
+        detail={
+            "join_request_confirmed_by_reviewer": seen_by_reviewer,
+            "email_proven_by": app.email_proven_by if proven else "",
+            "identity_checked_by_reviewer": identity_checked,
+        },
     )
     if seen_by_reviewer:
         app.join_request_seen_at = at

@@ -206,12 +206,12 @@ class Console:
         """Press 承認する on the application's page; return the page shown afterwards."""
         path = f"/console/applications/{code}"
         token, page = self._csrf(path)
-        assert "/console/decisions/approve" in page and "承認する" in page, (
+        assert f"{path}/approve" in page and "承認する" in page, (
             f"{path} offers no approve button\n{page[:1500]}"
         )
         answer = self.session.post(
-            self.base_url + "/console/decisions/approve",
-            data={"csrf_token": token, "codes": code, "back": path},
+            self.base_url + f"{path}/approve",
+            data={"csrf_token": token},
             timeout=15,
         )
         assert answer.status_code == 200, f"approve {code}: HTTP {answer.status_code}"

@@ -157,3 +157,38 @@ def test_demo_serves_health_and_login_and_lists_samples_then_stops_cleanly(tmp_p
         output, _ = demo.communicate(timeout=30)
     assert demo.returncode == 0, output
     assert "demo-password" in output
+
+
+def test_cli_approval_of_an_unproven_address_needs_identity_checked(tmp_path: Path) -> None:
+    """The console asks the reviewer to confirm; the command asks for --identity-checked."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from bot.models import Application, AuditEntry
+
+    assert cityhall(tmp_path, "db", "upgrade").returncode == 0
+    db = Database(f"sqlite:///{tmp_path / 'var' / 'cityhall.sqlite3'}")
+    with db.transaction() as session:
+        session.add(
+            Application(
+                code="OC-CX4ABC",
+                link_token="tok-cli",
+                email="hanako@city.toyama.lg.jp",
+                full_name="山田 花子",
+                status="ready_for_review",
+                verdict="verified",
+                prefecture="富山県",
+                submitted_at=datetime(2026, 11, 30, tzinfo=UTC),
+            )
+        )
+    refused = cityhall(tmp_path, "applications", "approve", "OC-CX4ABC")
+    assert refused.returncode == 1 and "OC-CX4ABC" in refused.stderr
+    assert "no application" not in refused.stderr
+    approved = cityhall(tmp_path, "applications", "approve", "OC-CX4ABC", "--identity-checked")
+    assert approved.returncode == 0, approved.stderr
+    with db.transaction() as session:
+        app = session.scalars(select(Application)).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "approve")).one()
+        assert (app.status, entry.detail["identity_checked_by_reviewer"]) == ("approved", True)
+    db.dispose()

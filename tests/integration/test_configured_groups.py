@@ -139,7 +139,14 @@ def linked_approved(runtime: Runtime, prefecture: str) -> str:
         db.flush()
         stored = db.scalars(select(Application).where(Application.code == app.code)).one()
         stored.messenger_identity_id = identity.id
-        approve(db, stored, settings=runtime.settings, actor="rev", at=runtime.now())
+        approve(
+            db,
+            stored,
+            settings=runtime.settings,
+            actor="rev",
+            at=runtime.now(),
+            identity_checked=True,
+        )
     return app.code
 
 

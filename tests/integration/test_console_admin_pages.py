@@ -239,6 +239,8 @@ def test_decisions_export_neutralises_formulas_and_is_audited(
         full_name='=HYPERLINK("http://evil","x")',
         organization_name="+SUM(A1)",
         status="ready_for_review",
+        email_proven_by="join_request_code",
+        email_proven_at=runtime.now(),
     )
     post(admin, "/console/decisions/approve", {"codes": app.code, "approve_reason": "@cmd"})
     response = post(admin, "/console/audit/decisions.csv")

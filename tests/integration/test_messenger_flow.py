@@ -114,7 +114,9 @@ def post(
 def approve(rt: Runtime, code: str) -> None:
     with rt.db.transaction() as s:
         app = applications.get_by_code(s, code)
-        applications.approve(s, app, settings=rt.settings, actor="alice", at=rt.now())
+        applications.approve(
+            s, app, settings=rt.settings, actor="alice", at=rt.now(), identity_checked=True
+        )
 
 
 def event_at(psid: str, minutes: int, **kw: Any) -> dict[str, Any]:
@@ -202,7 +204,11 @@ def test_approval_then_link_delivers_three_invitations_and_marks_invited(client,
         app = applications.get_by_code(s, "OC-AAAAAA")
         assert app.status == "invited"
         assert app.messenger_identity is not None and app.messenger_identity.psid == "p1"
-        assert [h.action for h in app.history][-2:] == ["messenger_linked", "invited"]
+        assert [h.action for h in app.history][-3:] == [
+            "messenger_linked",
+            "email_proven",
+            "invited",
+        ]
         assert s.scalars(select(Group.seats_used).where(Group.kind == "prefecture")).one() == 1
     mails = [m["subject"] for m in rt.mailer.sent]  # type: ignore[attr-defined]
     assert any("承認" in subject for subject in mails)

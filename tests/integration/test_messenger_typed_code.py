@@ -184,7 +184,7 @@ def test_code_already_linked_to_another_person_is_refused_and_reported(client, r
     assert "別のアカウント" in texts(sent_to(rt, "p2"))[-1]
     with rt.db.transaction() as s:
         assert s.scalars(select(Alert.kind)).all() == ["link_conflict"]
-    assert actions(rt) == ["messenger_linked", "link_refused"]
+    assert actions(rt) == ["messenger_linked", "email_proven", "link_refused"]
 
 
 def test_person_linked_to_an_open_application_is_not_asked_again(client, rt) -> None:

@@ -79,7 +79,14 @@ def seed_one_person(runtime: Runtime) -> tuple[int, int]:
             link_code_at=RECENT,
         )
         app = application(
-            CODE, "rejected", link_token=TOKEN, messenger_identity=identity, decision_reason="x"
+            CODE,
+            "rejected",
+            link_token=TOKEN,
+            messenger_identity=identity,
+            decision_reason="x",
+            # an edit held after the decision: answers never applied
+            pending_change={"answers": {"氏名": NAME, "メールアドレス": EMAIL}},
+            pending_change_at=RECENT,
         )
         duplicate = application(DUPLICATE_CODE, "duplicate")
         other = application(
@@ -132,6 +139,7 @@ def seed_one_person(runtime: Runtime) -> tuple[int, int]:
                     application_id=app.id,
                     entered_at=CLOSED_LONG_AGO,
                     candidates=[{"application_id": app.id, "code": CODE, "name": NAME}],
+                    evidence=[{"kind": "works", "text": f"{FB_NAME}: Works at 富山市役所"}],
                 ),
                 JoinRequest(name="高橋一郎", answer="富山市です", entered_at=RECENT),
                 JoinRequest(
@@ -253,6 +261,8 @@ def test_seeded_person_is_found_in_every_kind_of_row_before_retention(runtime: R
         "inbound_events.payload",
         "outbound_messages.recipient",
     }
+    assert set(mentions(runtime, FB_NAME)) >= {"join_requests.evidence"}
+    assert set(mentions(runtime, EMAIL)) >= {"applications.pending_change"}
     assert set(mentions(runtime, CODE)) >= {
         "applications.code",
         "join_requests.candidates",

@@ -8,7 +8,7 @@ import pytest
 
 from bot.models import Application, ApplicationStatus
 from bot.onboarding import lifecycle
-from bot.onboarding.lifecycle import DomainError, IllegalTransition
+from bot.onboarding.lifecycle import DomainError, IllegalTransition, UnprovenIdentity
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 S = ApplicationStatus
@@ -27,30 +27,56 @@ def test_happy_path_walks_every_state_and_audits_each_move() -> None:
     app = make()
     lifecycle.confirmation_sent(app, at=AT)
     lifecycle.join_request_seen(app, actor="alice", at=AT)
+    lifecycle.prove_email(app, by=lifecycle.PROOF_JOIN_REQUEST_CODE, actor="alice", at=AT)
     lifecycle.approve(app, actor="alice", at=AT)
     lifecycle.mark_invited(app, at=AT)
     assert app.status == S.INVITED
     assert [h.action for h in app.history] == [
         "confirmation_sent",
         "join_request_seen",
+        "email_proven",
         "approve",
         "invited",
     ]
-    assert app.history[2].actor == "alice"
-    assert app.history[2].detail == {
+    assert app.history[3].actor == "alice"
+    assert app.history[3].detail == {
         "from": "ready_for_review",
         "to": "approved",
         "join_request_confirmed_by_reviewer": False,
+        "email_proven_by": "join_request_code",
+        "identity_checked_by_reviewer": False,
     }
 
 
 def test_approval_from_awaiting_join_request_records_reviewer_saw_the_request() -> None:
     app = make(S.AWAITING_JOIN_REQUEST)
-    lifecycle.approve(app, actor="bob", at=AT, reason="FBで確認済み")
+    lifecycle.approve(app, actor="bob", at=AT, reason="FBで確認済み", identity_checked=True)
     assert app.status == S.APPROVED
     assert app.join_request_seen_at == AT
     assert app.history[-1].detail["join_request_confirmed_by_reviewer"] is True
     assert app.history[-1].reason == "FBで確認済み"
+
+
+def test_approval_of_an_unproven_address_is_refused_untouched_without_the_reviewers_check() -> None:
+    app = make(S.READY_FOR_REVIEW)
+    with pytest.raises(UnprovenIdentity):
+        lifecycle.approve(app, actor="bob", at=AT)
+    assert app.status == S.READY_FOR_REVIEW and app.history == []
+    lifecycle.approve(app, actor="bob", at=AT, identity_checked=True)
+    assert app.status == S.APPROVED
+    assert app.history[-1].detail["identity_checked_by_reviewer"] is True
+    assert app.history[-1].detail["email_proven_by"] == ""
+
+
+def test_the_first_proof_of_the_address_is_kept() -> None:
+    app = make(S.AWAITING_JOIN_REQUEST)
+    later = AT.replace(hour=13)
+    assert lifecycle.prove_email(app, by=lifecycle.PROOF_MESSENGER_REF, actor="m", at=AT)
+    assert lifecycle.prove_email(app, by=lifecycle.PROOF_TYPED_CODE, actor="m", at=later) is None
+    assert (app.email_proven_by, app.email_proven_at) == ("messenger_ref", AT)
+    assert [h.action for h in app.history] == ["email_proven"]
+    with pytest.raises(DomainError):
+        lifecycle.prove_email(app, by="name", actor="m", at=AT)
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from bot.console.blueprint import bp
 from bot.console.pages.queue import rejection_templates
 from bot.console.security import ADMIN, REVIEWER, login_required
-from bot.models import Application, JoinRequest, OutboundMessage, ReviewerNote
+from bot.models import Application, JoinRequest, JoinRequestStatus, OutboundMessage, ReviewerNote
+from bot.onboarding import applications, intake
 from bot.onboarding.applications import canonical_code
-from bot.onboarding.lifecycle import audit, can
+from bot.onboarding.lifecycle import DomainError, UnprovenIdentity, audit, can
 from bot.onboarding.names import person_key
 from bot.web import current_runtime
 
@@ -76,12 +77,14 @@ def application(code: str) -> ResponseReturnValue:
         join_requests = db.scalars(
             select(JoinRequest).where(JoinRequest.application_id == app.id).order_by(JoinRequest.id)
         ).all()
+        matched = [jr for jr in join_requests if jr.status == JoinRequestStatus.MATCHED]
         return render_template(
             "console/application.html",
             app=app,
             history=history,
             messages=messages,
             join_requests=join_requests,
+            matched_join_request=matched[-1] if matched else None,
             related=related_applications(db, app),
             templates=rejection_templates(db, rt.settings),
             now=rt.now(),
@@ -107,4 +110,69 @@ def add_note(code: str) -> ResponseReturnValue:
         flash("メモを追加しました。", "info")
     else:
         flash("メモが空です。", "error")
+    return redirect(url_for("console.application", code=code))
+
+
+@bp.post("/applications/<code>/approve")
+@login_required(ADMIN, REVIEWER)
+def approve_application(code: str) -> ResponseReturnValue:
+    """Approve one application; one whose email address is not proven needs the reviewer's
+    confirmation that they checked the person (the `identity_checked` box), else it is refused."""
+    rt = current_runtime()
+    identity_checked = request.form.get("identity_checked") == "1"
+    with rt.db.transaction() as db:
+        app = _get(db, code)
+        status = app.status
+        try:
+            applications.approve(
+                db,
+                app,
+                settings=rt.settings,
+                actor=g.user,
+                at=rt.now(),
+                identity_checked=identity_checked,
+            )
+        except UnprovenIdentity:
+            flash(
+                f"{app.code} は承認していません。メールアドレスが本人のものと確かめられていない"
+                "ため、本人であることを確認したうえで、確認欄にチェックを入れて承認してください。",
+                "error",
+            )
+            return redirect(url_for("console.application", code=app.code))
+        except DomainError:
+            if app.status != status:
+                raise  # failed after the transition: roll the whole request back
+            flash(f"{app.code} は承認できませんでした（状態: {app.status}）。", "error")
+            return redirect(url_for("console.application", code=app.code))
+    flash(f"1 件を承認しました: {app.code}", "info")
+    return redirect(url_for("console.application", code=app.code))
+
+
+@bp.post("/applications/<code>/pending-change/accept")
+@login_required(ADMIN, REVIEWER)
+def accept_pending_change(code: str) -> ResponseReturnValue:
+    """Apply the edit held for a decided application (verified again, no email sent)."""
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        app = _get(db, code)
+        if not app.pending_change:
+            flash("保留中の回答の変更はありません。", "error")
+            return redirect(url_for("console.application", code=app.code))
+        intake.accept_pending_change(db, app, settings=rt.settings, actor=g.user, at=rt.now())
+    flash("回答の変更を反映しました。判定をやり直しました。", "info")
+    return redirect(url_for("console.application", code=code))
+
+
+@bp.post("/applications/<code>/pending-change/discard")
+@login_required(ADMIN, REVIEWER)
+def discard_pending_change(code: str) -> ResponseReturnValue:
+    """Drop the edit held for a decided application; its answers stay as they are."""
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        app = _get(db, code)
+        if not app.pending_change:
+            flash("保留中の回答の変更はありません。", "error")
+            return redirect(url_for("console.application", code=app.code))
+        intake.discard_pending_change(app, actor=g.user, at=rt.now())
+    flash("回答の変更を破棄しました。", "info")
     return redirect(url_for("console.application", code=code))
