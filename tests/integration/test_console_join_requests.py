@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import re
 from pathlib import Path
 
@@ -38,7 +40,7 @@ def test_pasted_facebook_list_matches_by_code_and_name_and_keeps_the_rest(
         "Hanako Suzuki\nRequested 3 hours ago\n回答: わかりません\n"
         "知らない 人\n1週間前\n回答: よろしく\n"
     )
-    response = post(reviewer, "/console/join-requests", {"text": pasted})
+    response = post(reviewer, "/console/join-requests", {"action": "save", "text": pasted})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "一致 2 件" in html and "未一致 1 件" in html
@@ -56,10 +58,10 @@ def test_pasting_the_same_list_twice_stores_nothing_new(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
     make_application(runtime, full_name="山田 太郎")
-    post(reviewer, "/console/join-requests", {"text": "山田太郎\tよろしく"})
-    html = post(reviewer, "/console/join-requests", {"text": "山田太郎\tよろしく"}).get_data(
-        as_text=True
-    )
+    post(reviewer, "/console/join-requests", {"action": "save", "text": "山田太郎\tよろしく"})
+    html = post(
+        reviewer, "/console/join-requests", {"action": "save", "text": "山田太郎\tよろしく"}
+    ).get_data(as_text=True)
     assert "登録済み 1 件" in html
     with runtime.db.transaction() as db:
         assert len(db.scalars(select(JoinRequest)).all()) == 1
@@ -70,7 +72,7 @@ def test_ambiguous_name_is_kept_with_its_candidates_and_resolved_by_hand(
 ) -> None:
     first = make_application(runtime, full_name="佐藤 一郎", kana="サトウ イチロウ")
     second = make_application(runtime, full_name="佐藤 一郎", kana="サトウ イチロウ")
-    post(reviewer, "/console/join-requests", {"text": "Ichiro Sato\t"})
+    post(reviewer, "/console/join-requests", {"action": "save", "text": "Ichiro Sato\t"})
     with runtime.db.transaction() as db:
         jr = db.scalars(select(JoinRequest)).one()
         assert jr.status == "unmatched"
@@ -96,7 +98,7 @@ def test_ambiguous_name_is_kept_with_its_candidates_and_resolved_by_hand(
 def test_junk_request_is_dismissed_restored_and_never_stored_twice(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    junk = {"text": "Free Followers\tbuy now <b>cheap</b>"}
+    junk = {"action": "save", "text": "Free Followers\tbuy now <b>cheap</b>"}
     post(reviewer, "/console/join-requests", junk)
     with runtime.db.transaction() as db:
         jr_id = db.scalars(select(JoinRequest.id)).one()
@@ -110,7 +112,9 @@ def test_junk_request_is_dismissed_restored_and_never_stored_twice(
     )
     assert "&lt;b&gt;cheap&lt;/b&gt;" in html and "<b>cheap</b>" not in html
     again = post(
-        reviewer, "/console/join-requests", {"text": "Free Followers\tbuy now <b>cheap</b>"}
+        reviewer,
+        "/console/join-requests",
+        {"action": "save", "text": "Free Followers\tbuy now <b>cheap</b>"},
     )
     assert "登録済み 1 件" in again.get_data(as_text=True)  # pasted again: not resurrected
     twice = post(reviewer, f"/console/join-requests/{jr_id}/dismiss", follow_redirects=True)
@@ -131,7 +135,10 @@ def test_junk_request_is_dismissed_restored_and_never_stored_twice(
 
 
 def test_empty_paste_is_refused(reviewer: FlaskClient) -> None:
-    assert post(reviewer, "/console/join-requests", {"text": "  "}).status_code == 400
+    assert (
+        post(reviewer, "/console/join-requests", {"action": "save", "text": "  "}).status_code
+        == 400
+    )
 
 
 def _cli(runtime: Runtime, argv: list[str]) -> int:
@@ -199,7 +206,7 @@ def test_paste_over_the_size_limit_is_refused_whole_with_a_japanese_message(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
     text = _tsv(10) + "x" * MAX_PASTE_BYTES
-    response = post(reviewer, "/console/join-requests", {"text": text})
+    response = post(reviewer, "/console/join-requests", {"action": "save", "text": text})
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "貼り付けた内容が大きすぎます" in html and f"{MAX_PASTE_BYTES // 1024} KB まで" in html
@@ -211,7 +218,9 @@ def test_paste_over_the_size_limit_is_refused_whole_with_a_japanese_message(
 def test_paste_of_too_many_requests_is_refused_whole(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    response = post(reviewer, "/console/join-requests", {"text": _tsv(MAX_REQUESTS + 1)})
+    response = post(
+        reviewer, "/console/join-requests", {"action": "save", "text": _tsv(MAX_REQUESTS + 1)}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert f"参加リクエストが多すぎます（{MAX_REQUESTS + 1} 件）" in html
@@ -224,7 +233,9 @@ def test_paste_of_too_many_requests_is_refused_whole(
 def test_paste_of_exactly_the_request_limit_is_taken(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    response = post(reviewer, "/console/join-requests", {"text": _tsv(MAX_REQUESTS)})
+    response = post(
+        reviewer, "/console/join-requests", {"action": "save", "text": _tsv(MAX_REQUESTS)}
+    )
     assert response.status_code == 200
     assert _count(runtime) == MAX_REQUESTS
 
@@ -237,7 +248,7 @@ def test_facebook_list_of_many_requests_is_counted_after_parsing(
         for i in range(MAX_REQUESTS + 1)
     )
     assert len(pasted.encode()) <= MAX_PASTE_BYTES  # under the size limit: the count refuses it
-    response = post(reviewer, "/console/join-requests", {"text": pasted})
+    response = post(reviewer, "/console/join-requests", {"action": "save", "text": pasted})
     assert response.status_code == 400
     assert "参加リクエストが多すぎます" in response.get_data(as_text=True)
     assert _count(runtime) == 0
@@ -247,7 +258,7 @@ def test_body_over_the_request_size_gets_the_japanese_413_page(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
     text = "山田\tx" * (runtime.settings.app.max_webhook_bytes // 4)
-    response = post(reviewer, "/console/join-requests", {"text": text})
+    response = post(reviewer, "/console/join-requests", {"action": "save", "text": text})
     assert response.status_code == 413
     assert "送信された内容が大きすぎます" in response.get_data(as_text=True)
     assert _count(runtime) == 0
@@ -258,7 +269,7 @@ def _unmatched_ids(html: str) -> list[int]:
 
 
 def test_unmatched_requests_are_paged_newest_first(runtime: Runtime, reviewer: FlaskClient) -> None:
-    post(reviewer, "/console/join-requests", {"text": _tsv(PAGE + 5)})
+    post(reviewer, "/console/join-requests", {"action": "save", "text": _tsv(PAGE + 5)})
     first = reviewer.get("/console/join-requests").get_data(as_text=True)
     first_ids = _unmatched_ids(first)
     assert len(first_ids) == PAGE and first_ids == sorted(first_ids, reverse=True)
@@ -279,7 +290,7 @@ def test_bad_page_cursor_is_a_400_in_japanese(reviewer: FlaskClient, before: str
 def test_selected_requests_are_dismissed_at_once_and_each_is_audited(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    post(reviewer, "/console/join-requests", {"text": _tsv(4)})
+    post(reviewer, "/console/join-requests", {"action": "save", "text": _tsv(4)})
     with runtime.db.transaction() as db:
         ids = db.scalars(select(JoinRequest.id).order_by(JoinRequest.id)).all()
     chosen = [str(i) for i in ids[:3]]
@@ -307,7 +318,7 @@ def test_selected_requests_are_dismissed_at_once_and_each_is_audited(
 def test_bulk_dismiss_needs_a_selection_a_csrf_token_and_sane_ids(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    post(reviewer, "/console/join-requests", {"text": _tsv(1)})
+    post(reviewer, "/console/join-requests", {"action": "save", "text": _tsv(1)})
     with runtime.db.transaction() as db:
         jr_id = db.scalars(select(JoinRequest.id)).one()
     nothing = post(reviewer, "/console/join-requests/dismiss", {}, follow_redirects=True)
@@ -361,8 +372,144 @@ def test_japanese_paste_near_the_limit_fits_in_one_multipart_request(
     assert 'enctype="multipart/form-data"' in page
     response = reviewer.post(
         "/console/join-requests",
-        data={"text": text, "csrf_token": csrf_of(reviewer)},
+        data={"action": "save", "text": text, "csrf_token": csrf_of(reviewer)},
         content_type="multipart/form-data",
     )
     assert response.status_code == 200
     assert _count(runtime) == stored
+
+
+# -- preview before saving, corrections, the one-request form, near codes -------------------------
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "facebook_paste"
+QUESTION = "申込番号（例：OC-XXXX）を入力してください"
+
+
+def _audits(runtime: Runtime) -> list[str]:
+    with runtime.db.transaction() as db:
+        return list(db.scalars(select(AuditEntry.action)).all())
+
+
+def test_a_paste_is_previewed_and_nothing_is_written_until_saved(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    app = make_application(runtime, full_name="山田 太郎")
+    pasted = (
+        f"5 requests\nNewest first\n山田 太郎\n3時間前\n富山市役所で働いています\n東京都 在住\n"
+        f"{QUESTION}\n{app.code}\n承認\n拒否\n"
+        f"鈴木 花子\n5時間前\n{QUESTION}\n申込番号を忘れました\n承認\n拒否\n"
+    )
+    before = _audits(runtime)
+    response = post(reviewer, "/console/join-requests", {"text": pasted})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="preview"' in html and "まだ保存していません" in html
+    assert "2 人分の参加リクエストを読み取りました" in html
+    assert "富山市役所で働いています" in html and "東京都 在住" in html  # evidence
+    assert app.code in html and "申込番号を忘れました" in html
+    assert 'name="action" value="save"' in html and "保存" in html
+    assert _count(runtime) == 0 and _audits(runtime) == before
+    assert _app(runtime, app.code).status == "awaiting_join_request"
+
+    saved = post(reviewer, "/console/join-requests", {"text": pasted, "action": "save"})
+    body = saved.get_data(as_text=True)
+    assert "一致 1 件" in body and "未一致 1 件" in body and 'id="import-result"' in body
+    assert "富山市役所で働いています" in body  # the evidence is shown with the result too
+    assert _app(runtime, app.code).status == "ready_for_review"
+    assert _count(runtime) == 2
+
+
+def test_the_preview_form_posts_the_text_back_unchanged(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    pasted = '山田 太郎\n3時間前\n<script>alert(1)</script>\n"><b>x</b>\n'
+    page = post(reviewer, "/console/join-requests", {"text": pasted}).get_data(as_text=True)
+    hidden = re.search(r'<input type="hidden" name="text" value="([^"]*)">', page)
+    assert hidden is not None
+    assert html.unescape(hidden.group(1)) == pasted
+    assert "<script>alert(1)</script>" not in page and "<b>x</b>" not in page
+
+
+def test_a_split_person_is_merged_and_a_junk_row_dropped_in_the_preview(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    app = make_application(runtime, full_name="山田 太郎")
+    pasted = (
+        f"山田 太郎\t{app.code}\n山田 太郎\t総務省に出向中\nお知らせ\t広告\n鈴木 花子\tよろしく\n"
+    )
+    fixed = {"text": pasted, "merge": ["1"], "drop": ["2"]}
+    html = post(reviewer, "/console/join-requests", fixed).get_data(as_text=True)
+    assert "2 人分の参加リクエストを読み取りました" in html
+    assert f"{app.code} 総務省に出向中" in html
+    assert re.search(r'name="merge" value="1" checked', html)
+    assert re.search(r'name="drop" value="2" checked', html)
+    assert _count(runtime) == 0
+    post(reviewer, "/console/join-requests", {**fixed, "action": "save"})
+    with runtime.db.transaction() as db:
+        rows = {r.name: r.answer for r in db.scalars(select(JoinRequest))}
+    assert rows == {"山田 太郎": f"{app.code} 総務省に出向中", "鈴木 花子": "よろしく"}
+
+
+@pytest.mark.parametrize("bad", ["-1", "x", "99999999999999999999", str(MAX_REQUESTS + 1)])
+def test_a_bad_correction_index_is_a_400(reviewer: FlaskClient, bad: str) -> None:
+    response = post(reviewer, "/console/join-requests", {"text": "山田\tx", "merge": bad})
+    assert response.status_code == 400
+
+
+def test_saving_needs_a_csrf_token(runtime: Runtime, reviewer: FlaskClient) -> None:
+    response = reviewer.post("/console/join-requests", data={"text": "山田\tx", "action": "save"})
+    assert response.status_code == 400
+    assert _count(runtime) == 0
+
+
+def test_the_one_request_form_previews_then_saves(runtime: Runtime, reviewer: FlaskClient) -> None:
+    app = make_application(runtime, full_name="佐藤 花子", kana="サトウ ハナコ")
+    typed = app.code.replace("OC-", "")  # the phone user left out OC-
+    form = {"mode": "one", "name": "佐藤花子", "answer": typed, "profile": "Works at 富山市役所"}
+    html = post(reviewer, "/console/join-requests", form).get_data(as_text=True)
+    assert "1 人分の参加リクエストを読み取りました" in html and app.code in html
+    assert "勤務先" in html and "Works at 富山市役所" in html
+    assert 'name="mode" value="one"' in html
+    assert _count(runtime) == 0
+    post(reviewer, "/console/join-requests", {**form, "action": "save"})
+    assert _app(runtime, app.code).status == "ready_for_review"
+    with runtime.db.transaction() as db:
+        jr = db.scalars(select(JoinRequest)).one()
+    assert (jr.name, jr.answer, jr.match_method) == ("佐藤花子", typed, "code")
+
+
+def test_the_one_request_form_needs_a_name(reviewer: FlaskClient) -> None:
+    response = post(reviewer, "/console/join-requests", {"mode": "one", "name": " ", "answer": "x"})
+    assert response.status_code == 400
+    assert "名前を入力してください" in response.get_data(as_text=True)
+
+
+def test_a_mistyped_code_is_suggested_in_the_preview_and_kept_as_a_candidate(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    app = make_application(runtime, full_name="中村 美咲")
+    body = app.code.removeprefix("OC-")
+    typo = "OC-" + body[:4] + body[5] + body[4]  # two neighbours swapped
+    if typo == app.code:
+        typo = "OC-" + body[:5] + ("Z" if body[5] != "Z" else "Y")
+    pasted = f"Misaki N\n2日前\n{QUESTION}\n{typo}\n承認\n拒否\n"
+    html = post(reviewer, "/console/join-requests", {"text": pasted}).get_data(as_text=True)
+    assert "未一致・候補あり" in html and app.code in html and "申込番号が1文字違い" in html
+    post(reviewer, "/console/join-requests", {"text": pasted, "action": "save"})
+    assert _app(runtime, app.code).status == "awaiting_join_request"  # never matched
+    with runtime.db.transaction() as db:
+        jr = db.scalars(select(JoinRequest)).one()
+    assert jr.status == "unmatched"
+    assert [(c["code"], c["method"]) for c in jr.candidates] == [(app.code, "near_code")]
+
+
+@pytest.mark.parametrize("stem", ["ja_ui", "en_ui", "mixed"])
+def test_the_corpus_previews_one_row_per_person(
+    runtime: Runtime, reviewer: FlaskClient, stem: str
+) -> None:
+    text = (CORPUS / f"{stem}.txt").read_text(encoding="utf-8")
+    expected = json.loads((CORPUS / f"{stem}.expected.json").read_text(encoding="utf-8"))
+    html = post(reviewer, "/console/join-requests", {"text": text}).get_data(as_text=True)
+    people = len(expected["requests"])
+    assert f"{people} 人分の参加リクエストを読み取りました" in html
+    assert html.count('class="jr-item jr-head') == people
+    assert "<script>alert" not in html and "<img src=x" not in html

@@ -199,3 +199,46 @@ def test_romaji_spellings_share_a_skeleton(a: str, b: str) -> None:
 )
 def test_one_definition_of_the_same_name(a: str, b: str, same: bool) -> None:
     assert (person_key(a) == person_key(b)) is same
+
+
+NEAR = [YAMADA, SUZUKI, Candidate(9, "OC-5HJW8R", "awaiting_join_request", ("森 一",), "森 一")]
+
+
+@pytest.mark.parametrize(
+    ("answer", "suggested"),
+    [
+        ("OC-7K3M9P", ["OC-7K3M9Q"]),  # one wrong character
+        ("OC-AB21CD", ["OC-AB12CD"]),  # two neighbours swapped
+        ("OC-5HJW8", ["OC-5HJW8R"]),  # one missing
+        ("OC-5HJW8RR", ["OC-5HJW8R"]),  # one extra
+        ("申込番号はＯＣ－５ＨＪＷ８Ｐです", ["OC-5HJW8R"]),  # full width, in a sentence
+        ("5HJW8P", ["OC-5HJW8R"]),  # without OC-
+    ],
+)
+def test_a_mistyped_code_is_suggested_never_matched(answer: str, suggested: list[str]) -> None:
+    outcome = JoinRequestMatcher(NEAR).match(PastedRequest("知らない 人", answer))
+    assert not outcome.matched
+    assert [c["code"] for c in outcome.candidates if c["method"] == "near_code"] == suggested
+
+
+@pytest.mark.parametrize("answer", ["7K3M9Q", "7k3 m9q", "７Ｋ３Ｍ９Ｑ", "0C-7K3M9Q", "OC-7K3M9Q"])
+def test_a_code_equal_after_folding_matches_with_or_without_its_prefix(answer: str) -> None:
+    outcome = JoinRequestMatcher(NEAR).match(PastedRequest("知らない 人", answer))
+    assert outcome.application_id == 1 and outcome.method == "code"
+
+
+def test_look_alike_letters_fold_to_digits() -> None:
+    matcher = JoinRequestMatcher([Candidate(5, "OC-A01B1C", "submitted", ("x",), "x")])
+    for typed in ("OC-AO1B1C", "OC-A0IBLC", "ao1bic"):
+        assert matcher.match(PastedRequest("知らない 人", typed)).application_id == 5, typed
+
+
+def test_a_near_code_is_listed_beside_a_name_match() -> None:
+    outcome = JoinRequestMatcher(NEAR).match(PastedRequest("山田 太郎", "OC-5HJW8P"))
+    assert outcome.application_id == 1 and outcome.method == "name"
+    assert ("OC-5HJW8R", "near_code") in {(c["code"], c["method"]) for c in outcome.candidates}
+
+
+def test_words_are_not_codes() -> None:
+    outcome = JoinRequestMatcher(NEAR).match(PastedRequest("知らない 人", "thanks OC-XXXX"))
+    assert outcome.candidates == []
