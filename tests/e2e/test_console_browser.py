@@ -137,8 +137,16 @@ def test_login_filter_and_approve_with_the_keyboard(
         verdict="needs_review",
         reasons=[{"code": "personal_email", "message": "個人のメールアドレスです"}],
     )
-    _add(runtime, "OC-AAAAA3", full_name="上田 三郎", days_ago=3)
+    _add(  # the address proven (its m.me link opened): approved from the queue without a check
+        runtime,
+        "OC-AAAAA3",
+        full_name="上田 三郎",
+        days_ago=3,
+        email_proven_by="messenger_ref",
+        email_proven_at=runtime.now(),
+    )
     _login(page, base)
+    page.goto(f"{base}/console/?tab=all")  # the queue opens on 確認待ち; these wait for requests
     assert page.locator("tr.row").count() == 3
     page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
 
@@ -149,7 +157,7 @@ def test_login_filter_and_approve_with_the_keyboard(
     assert "個人のメールアドレスです" in page.inner_text("#queue")
     page.screenshot(path=str(ARTIFACTS / "queue-filtered.png"), full_page=True)
 
-    page.goto(f"{base}/console/")
+    page.goto(f"{base}/console/?tab=all")
     page.keyboard.press("j")  # first row is current on load; j moves to the second
     assert page.get_attribute("tr.row.current", "data-code") == "OC-AAAAA2"
     page.keyboard.press("k")
@@ -172,6 +180,7 @@ def test_reject_with_a_template_reason(console: tuple[str, Runtime], page: Any) 
     base, runtime = console
     _add(runtime, "OC-BBBBB1", full_name="江藤 花子")
     _login(page, base)
+    page.goto(f"{base}/console/?tab=awaiting")
     page.keyboard.press("r")
     assert page.is_visible("#reject-template")
     page.select_option("#reject-template", index=1)
@@ -199,7 +208,10 @@ def test_paste_join_requests_and_see_them_matched(console: tuple[str, Runtime], 
         "Hanako Suzuki\n5時間前\n回答: よろしくお願いします\n"
         "謎の 人物\n1週間前\n回答: ？\n",
     )
-    page.click("button:has-text('照合する')")
+    page.click("#paste-submit")
+    page.wait_for_selector("#preview")
+    assert _status(runtime, "OC-CCCCC1") == "awaiting_join_request"  # a preview saves nothing
+    page.click("#preview-save")
     page.wait_for_selector("#import-result")
     result = page.inner_text("#import-result")
     assert "OC-CCCCC1" in result and "OC-CCCCC2" in result and "未一致" in result
@@ -220,7 +232,8 @@ def test_select_all_and_dismiss_many_join_requests_at_once(
     _login(page, base)
     page.click("text=参加リクエスト")
     page.fill("#paste", "".join(f"スパム{i}\t広告です\n" for i in range(3)))
-    page.click("button:has-text('照合する')")
+    page.click("#paste-submit")
+    page.click("#preview-save")
     page.wait_for_selector("#import-result")
     page.check("#select-all-requests")
     assert page.evaluate("document.querySelectorAll('input[name=ids]:checked').length") == 3
@@ -229,6 +242,19 @@ def test_select_all_and_dismiss_many_join_requests_at_once(
     assert "未一致の参加リクエストはありません" in page.inner_text("main")
     with runtime.db.transaction() as db:
         assert set(db.scalars(select(JoinRequest.status))) == {"dismissed"}
+
+
+def test_paste_preview_fits_a_phone(console: tuple[str, Runtime], page: Any) -> None:
+    base, _runtime = console
+    page.set_viewport_size({"width": 390, "height": 844})
+    _login(page, base)
+    page.goto(f"{base}/console/join-requests")
+    corpus = Path(__file__).resolve().parents[1] / "data" / "facebook_paste" / "ja_ui.txt"
+    page.fill("#paste", corpus.read_text(encoding="utf-8"))
+    page.click("#paste-submit")
+    page.wait_for_selector("#preview")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "join-requests-preview-390.png"), full_page=True)
 
 
 def test_stored_xss_attempts_are_shown_as_text(console: tuple[str, Runtime], page: Any) -> None:
@@ -244,6 +270,7 @@ def test_stored_xss_attempts_are_shown_as_text(console: tuple[str, Runtime], pag
     )
     _add(runtime, "OC-DDDDD2", full_name=formula)
     _login(page, base)
+    page.goto(f"{base}/console/?tab=all")
     queue = page.inner_text("#queue")
     assert script in queue and formula in queue
     page.click("a:has-text('<script>')")

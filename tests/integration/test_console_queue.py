@@ -19,6 +19,8 @@ from tests.integration.test_console_helpers import (
 
 
 def _codes(client: FlaskClient, **query: str) -> list[str]:
+    """The codes listed under the tab asked for (すべて unless told; tab="" for the default)."""
+    query.setdefault("tab", "all")
     html = client.get("/console/", query_string=query).get_data(as_text=True)
     import re
 
@@ -30,17 +32,74 @@ def _status(runtime: Runtime, code: str) -> str:
         return db.scalars(select(Application.status).where(Application.code == code)).one()
 
 
-def test_queue_lists_only_applications_awaiting_a_decision(
+def test_queue_opens_on_ready_for_review_and_each_tab_holds_its_applications(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    waiting = make_application(runtime, status="awaiting_join_request")
     ready = make_application(runtime, status="ready_for_review")
+    waiting = make_application(runtime, status="awaiting_join_request")
     submitted = make_application(runtime, status="submitted")
+    unsure = make_application(runtime, status="ready_for_review", verdict="needs_review")
+    not_eligible = make_application(runtime, status="submitted", verdict="ineligible")
     approved = make_application(runtime, status="approved")
+    invited = make_application(runtime, status="invited")
     rejected = make_application(runtime, status="rejected")
-    codes = _codes(reviewer)
-    assert set(codes) == {waiting.code, ready.code, submitted.code}
-    assert approved.code not in codes and rejected.code not in codes
+    withdrawn = make_application(runtime, status="withdrawn")
+    assert _codes(reviewer, tab="") == [ready.code]  # the default tab: 確認待ち
+    assert _codes(reviewer, tab="ready") == [ready.code]
+    assert _codes(reviewer, tab="awaiting") == [waiting.code, submitted.code]
+    assert _codes(reviewer, tab="review") == [unsure.code]
+    assert _codes(reviewer, tab="ineligible") == [not_eligible.code]
+    assert _codes(reviewer, tab="approved") == [approved.code, invited.code]
+    assert _codes(reviewer, tab="rejected") == [rejected.code]
+    assert len(_codes(reviewer, tab="all")) == 9 and withdrawn.code in _codes(reviewer)
+    assert _codes(reviewer, tab="bogus") == [ready.code]  # junk: the default tab
+
+
+def test_tabs_show_counts_in_order_with_the_current_one_marked(
+    runtime: Runtime, reviewer: FlaskClient
+) -> None:
+    import re
+
+    for status, verdict, n in (
+        ("ready_for_review", "verified", 3),
+        ("awaiting_join_request", "verified", 2),
+        ("submitted", "needs_review", 1),
+        ("approved", "verified", 4),
+        ("rejected", "needs_review", 1),
+        ("expired", "verified", 1),
+    ):
+        for _ in range(n):
+            make_application(runtime, status=status, verdict=verdict)
+    html = reviewer.get("/console/").get_data(as_text=True)
+    nav = html[html.index('<nav class="tabs"') : html.index("</nav>", html.index('class="tabs"'))]
+    tabs = re.findall(
+        r'<a href="[^"]*"( class="active")?[^>]*>(\S+) <span class="count">(\d+)', nav
+    )
+    assert [(label, int(n), bool(active)) for active, label, n in tabs] == [
+        ("確認待ち", 3, True),
+        ("参加リクエスト待ち", 2, False),
+        ("要確認", 1, False),
+        ("対象外", 0, False),
+        ("承認済み", 4, False),
+        ("却下", 1, False),
+        ("すべて", 12, False),
+    ]
+    assert 'aria-current="page"' in nav
+    approved = reviewer.get("/console/?tab=approved").get_data(as_text=True)
+    assert "承認済み <small>4 件</small>" in approved
+    assert "approve-submit" not in approved  # nothing to decide in a decided tab
+
+
+def test_tab_counts_follow_the_search(runtime: Runtime, reviewer: FlaskClient) -> None:
+    make_application(runtime, status="ready_for_review", full_name="佐藤 花子")
+    make_application(runtime, status="approved", full_name="佐藤 花子")
+    make_application(runtime, status="ready_for_review", full_name="山田 太郎")
+    html = reviewer.get("/console/", query_string={"tab": "rejected", "q": "佐藤"}).get_data(
+        as_text=True
+    )
+    assert "条件に合う申込はありません" in html
+    assert "ほかの状態に 2 件あります" in html  # a way out to すべて
+    assert '承認済み <span class="count">1</span>' in html
 
 
 def test_queue_filters_each_narrow_the_list(runtime: Runtime, reviewer: FlaskClient) -> None:
@@ -108,7 +167,7 @@ def test_keyset_pages_cover_every_row_once_both_ways(
     client = console_app(runtime).test_client()
     login(client, "rev")
     seen: list[str] = []
-    url = "/console/"
+    url = "/console/?tab=awaiting"
     pages = []
     while url:
         html = client.get(url).get_data(as_text=True)
@@ -135,7 +194,7 @@ def test_row_shows_organization_verdict_reasons_join_request_and_days(
         organization_name="射水市",
         reasons=[{"code": "personal_email", "message": "個人のメールアドレスです"}],
     )
-    html = reviewer.get("/console/").get_data(as_text=True)
+    html = reviewer.get("/console/?tab=review").get_data(as_text=True)
     for expected in ("射水市", "富山県", "要確認", "個人のメールアドレスです", "未確認", "4日"):
         assert expected in html
 
@@ -143,8 +202,9 @@ def test_row_shows_organization_verdict_reasons_join_request_and_days(
 def test_bulk_approve_approves_legal_rows_and_reports_the_others(
     runtime: Runtime, reviewer: FlaskClient
 ) -> None:
-    ok1 = make_application(runtime, status="awaiting_join_request")
-    ok2 = make_application(runtime, status="ready_for_review")
+    proven = {"email_proven_by": "messenger_ref", "email_proven_at": runtime.now()}
+    ok1 = make_application(runtime, status="awaiting_join_request", **proven)
+    ok2 = make_application(runtime, status="ready_for_review", **proven)
     done = make_application(runtime, status="rejected")
     response = post(
         reviewer,
@@ -161,7 +221,7 @@ def test_bulk_approve_approves_legal_rows_and_reports_the_others(
     assert _status(runtime, done.code) == "rejected"
     html = reviewer.get("/console/").get_data(as_text=True)
     assert "2 件を承認しました" in html
-    assert "2 件は承認できませんでした" in html and done.code in html
+    assert "2 件は承認できませんでした" in html and f"{done.code}（状態: 却下）" in html
     with runtime.db.transaction() as db:
         entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "approve")).all()
         assert {e.actor for e in entries} == {"rev"} and len(entries) == 2
@@ -282,7 +342,7 @@ def test_applicant_text_is_escaped_everywhere(
         answers={evil: evil},
         reasons=[{"code": "x", "message": evil}],
     )
-    for url in ("/console/", f"/console/applications/{app.code}"):
+    for url in ("/console/?tab=all", f"/console/applications/{app.code}"):
         html = reviewer.get(url).get_data(as_text=True)
         assert "<script>alert" not in html
         if evil.startswith("<"):

@@ -78,5 +78,7 @@ def test_queue_filter_refuses_unreadable_numbers_and_cursors(
 
 
 def test_queue_filter_still_ignores_choices_not_on_the_list() -> None:
-    f = QueueFilter.from_args({"verdict": "bogus", "status": "approved", "min_days": "5"})
+    f = QueueFilter.from_args({"verdict": "bogus", "status": "sent", "min_days": "5"})
     assert (f.verdict, f.status, f.min_days) == ("", "", 5)
+    decided = QueueFilter.from_args({"status": "approved"})  # decided ones can be found too
+    assert decided.status == "approved"

@@ -1,4 +1,4 @@
-"""The pending-approval queue (承認待ち) and the decisions taken from it."""
+"""The queue (承認待ち, its tabs, and the search over every application) and its decisions."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.console.blueprint import bp
+from bot.console.formatting import STATUS_LABELS
 from bot.console.pages.auth import local_redirect
 from bot.console.params import parse_int
 from bot.console.prefectures import PREFECTURES
-from bot.console.queue_query import OPEN_STATUSES, VERDICTS, QueueFilter, queue_page
+from bot.console.queue_query import TABS, VERDICTS, QueueFilter, queue_page
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, RejectionTemplate, SystemFlag
 from bot.onboarding import applications
-from bot.onboarding.lifecycle import TRANSITIONS, DomainError, can
+from bot.onboarding.lifecycle import TRANSITIONS, DomainError, UnprovenIdentity, can
 from bot.web import current_runtime
 
 SEEDED_FLAG = "console:rejection_templates_seeded"
@@ -45,7 +46,7 @@ def rejection_templates(
 @bp.get("/")
 @login_required(ADMIN, REVIEWER)
 def home() -> ResponseReturnValue:
-    """Applications awaiting a decision, filtered, searched and paginated."""
+    """One tab of applications (確認待ち by default) or a search, filtered and paginated."""
     started = time.perf_counter()
     rt = current_runtime()
     now = rt.now()
@@ -60,8 +61,9 @@ def home() -> ResponseReturnValue:
             now=now,
             templates=templates,
             prefectures=PREFECTURES,
-            verdicts=VERDICTS,
-            statuses=OPEN_STATUSES,
+            tabs=TABS,
+            verdicts=f.current_tab.verdicts or VERDICTS,
+            statuses=f.current_tab.statuses,
             back=request.full_path,
         )
     response = rt_response(html, started)
@@ -101,10 +103,14 @@ def _decide(
         if app is None:
             refused.append(f"{code}（見つかりません）")
         elif not can(app, action):
-            refused.append(f"{code}（状態: {app.status}）")
+            refused.append(f"{code}（状態: {STATUS_LABELS.get(app.status, app.status)}）")
         else:
             try:
                 decide(app)
+            except UnprovenIdentity:
+                refused.append(
+                    f"{code}（メール未確認：申込ページで本人確認のうえ承認してください）"
+                )
             except DomainError as exc:
                 if app.status == target:
                     raise  # failed after the transition: roll the whole request back
