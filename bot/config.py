@@ -242,6 +242,11 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class StatsSettings:
+    cache_seconds: int = 300  # /stats and /stats.json are recomputed at most this often (0: always)
+
+
+@dataclass(frozen=True)
 class GroupSettings:
     kind: str = field(default="", metadata=_choices("prefecture", "village", "cohort"))
     key: str = ""
@@ -264,6 +269,7 @@ class Settings:
     reminders: RemindersSettings = field(default_factory=RemindersSettings)
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    stats: StatsSettings = field(default_factory=StatsSettings)
     groups: tuple[GroupSettings, ...] = ()
     source: str = "built-in defaults"
 
@@ -290,6 +296,7 @@ SECTIONS: dict[str, type] = {
     "reminders": RemindersSettings,
     "orientation": OrientationSettings,
     "retention": RetentionSettings,
+    "stats": StatsSettings,
 }
 
 
@@ -421,6 +428,8 @@ def _require(settings: Settings) -> None:
     for key in ("human_quiet_hours", "per_person_interval_seconds"):
         if getattr(m, key) < 0:
             raise ConfigError(f"messenger.{key}: must be 0 or more")
+    if settings.stats.cache_seconds < 0:
+        raise ConfigError("stats.cache_seconds: must be 0 or more")
     for key in ("link_attempts_per_person", "link_attempts_per_code"):
         if getattr(m, key) < 1:
             raise ConfigError(f"messenger.{key}: must be at least 1")

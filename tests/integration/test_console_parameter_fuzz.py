@@ -46,6 +46,7 @@ QUEUE_ARGS = (
     "order",
     "after",
     "before",
+    "tab",
 )
 GROUP_FORM = {
     "kind": "village",
@@ -61,6 +62,9 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]] =
     "console.home": (QUEUE_ARGS, (), {}),
     "console.application": ((), (), {}),
     "console.add_note": ((), ("text",), {}),
+    "console.approve_application": ((), ("identity_checked",), {}),
+    "console.accept_pending_change": ((), (), {}),
+    "console.discard_pending_change": ((), (), {}),
     "console.approve": ((), ("codes", "back", "approve_reason"), {}),
     "console.reject": (
         (),
@@ -89,6 +93,7 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]] =
     "console.audit_log": (("actor", "action", "from", "to", "before"), (), {}),
     "console.export_decisions": ((), ("from", "to", "actor"), {}),
     "console.users": ((), (), {}),
+    "console.dashboard": ((), (), {}),
     "console.create_user": ((), ("name", "role", "password"), {}),
     "console.set_user_active": ((), ("active",), {}),
     "console.reset_user_password": ((), ("password",), {}),

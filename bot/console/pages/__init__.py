@@ -14,6 +14,7 @@ MODULES = (
     "inbox",
     "audit",
     "users",
+    "dashboard",
 )
 
 

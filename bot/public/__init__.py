@@ -1,0 +1,1 @@
+"""Public pages: no login, no cookies, nothing personal (the community's numbers)."""
