@@ -25,16 +25,9 @@ from bot.models import (
 from bot.onboarding import applications
 from bot.runtime import Runtime
 from bot.webhooks.signature import sign
+from tests.clock import Clock
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture

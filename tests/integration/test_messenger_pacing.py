@@ -20,19 +20,9 @@ from bot.messaging.worker import Worker
 from bot.models import MessengerIdentity, OutboundMessage
 from bot.runtime import Runtime
 from integrations.local import LocalMessenger
+from tests.clock import Clock
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 def _paced(runtime: Runtime, seconds: float) -> tuple[Runtime, Clock]:

@@ -27,6 +27,7 @@ from bot.runtime import Runtime
 from bot.webhooks.signature import sign
 from integrations.graph import GraphClient
 from integrations.local import LocalMailer
+from tests.clock import Clock
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BASE = "https://graph.test"
@@ -68,14 +69,6 @@ INVITATION_TEMPLATE = {
         },
     ],
 }
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 def graph_settings(settings: Settings, database_url: str, *, enabled: bool = True) -> Settings:

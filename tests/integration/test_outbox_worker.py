@@ -18,6 +18,7 @@ from bot.messaging.worker import Worker
 from bot.models import Alert, InboundEvent, MessengerIdentity, OutboundMessage, utcnow
 from bot.runtime import Runtime
 from integrations.ports import DeliveryError, EmailMessage, FailureKind, SendResult
+from tests.clock import Clock
 
 
 class FailingMailer:
@@ -32,14 +33,6 @@ class FailingMailer:
             raise self.errors.pop(0)
         self.sent.append(message)
         return SendResult(message_id=f"m{len(self.sent)}")
-
-
-class Clock:
-    def __init__(self, start: Any) -> None:
-        self.at = start
-
-    def __call__(self) -> Any:
-        return self.at
 
 
 def queue_email(runtime: Runtime, key: str = "k1", to: str = "a@example.jp") -> int:
