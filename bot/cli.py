@@ -214,6 +214,9 @@ def cmd_applications_approve(args: argparse.Namespace) -> int:
                 actor=args.actor,
                 at=rt.now(),
                 identity_checked=args.identity_checked,
+                join_request_confirmed=(
+                    None if args.join_request is None else args.join_request == "seen"
+                ),
             )
     print(f"approved {len(args.codes)} application(s)")
     return 0
@@ -385,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--identity-checked",
         action="store_true",
         help="you checked the person yourself: approve even where the email is not proven",
+    )
+    p.add_argument(
+        "--join-request",
+        choices=("seen", "not-seen"),
+        help="where no join request was matched: whether you saw the person's request in "
+        "Facebook (recorded as you say; required for such applications)",
     )
     p = add("reject", cmd_applications_reject, "reject an application", apps)
     p.add_argument("code")

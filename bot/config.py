@@ -154,6 +154,8 @@ class ConsoleSettings:
     login_ip_window_minutes: int = 15
     login_delay_seconds: int = 30
     login_max_delay_minutes: int = 15
+    undo_seconds: int = 30  # an approval can be undone this long; nothing it sends leaves before
+    claim_minutes: int = 30  # a reviewer's 「対応中」 claim lapses after this long
     rejection_templates: tuple[str, ...] = (
         "公務員であることが確認できませんでした",
         "組織・部署のアカウントでのお申し込みはお受けしていません",
@@ -476,6 +478,10 @@ def _check_console(settings: Settings) -> None:
     ):
         if getattr(console, key) < 1:
             raise ConfigError(f"console.{key}: must be at least 1")
+    if console.undo_seconds < 0:
+        raise ConfigError("console.undo_seconds: must be 0 or more (0: no undo window)")
+    if console.claim_minutes < 1:
+        raise ConfigError("console.claim_minutes: must be at least 1")
 
 
 # The embedded demo's public values: `cityhall messenger simulate` signs with them, so anyone

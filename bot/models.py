@@ -241,6 +241,12 @@ class Application(Base):
     #  "submitted_at", "source", "actor", "held_at", "first_held_at"}
     pending_change: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     pending_change_at: Mapped[datetime | None]  # when it was (last) held; None = no change held
+    # who is handling it (「対応中」; "" = nobody) and since when; a claim lapses after
+    # [console] claim_minutes
+    claimed_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    claimed_at: Mapped[datetime | None]
+    # until when an approval can be undone: its email and invitations are not sent before
+    undo_until: Mapped[datetime | None]
 
     messenger_identity: Mapped[MessengerIdentity | None] = relationship()
     history: Mapped[list[AuditEntry]] = relationship(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -93,6 +93,45 @@ def add_user(
         audit(None, actor=actor, at=at, action="user_added", detail={"user": name, "role": role})
     )
     return user
+
+
+class LastAdmin(DomainError):
+    """The change would leave no active admin."""
+
+
+def change_role(
+    session: Session, user: SecretariatUser, role: str, *, actor: str, at: datetime
+) -> bool:
+    """Make an account an admin or a reviewer; False when it already has that role.
+
+    Refuses to demote the last active admin (nobody could then manage the accounts). Takes
+    effect at the account's next request: sessions re-read the role each time.
+    """
+    if role not in ROLES:
+        raise DomainError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if user.role == role:
+        return False
+    if user.role == "admin" and user.active:
+        others = session.scalar(
+            select(func.count()).where(
+                SecretariatUser.role == "admin",
+                SecretariatUser.active.is_(True),
+                SecretariatUser.id != user.id,
+            )
+        )
+        if not others:
+            raise LastAdmin(f"{user.name!r} is the last active admin")
+    before, user.role = user.role, role
+    session.add(
+        audit(
+            None,
+            actor=actor,
+            at=at,
+            action="role_changed",
+            detail={"user": user.name, "before": before, "after": role},
+        )
+    )
+    return True
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
+from bot.console.alerts_banner import skip_banner
 from bot.console.params import BadParameter, refuse_nul
 
 HANDLED = (400, 403, 404, 405, 413)
@@ -33,6 +34,14 @@ def http_error(error: HTTPException) -> ResponseReturnValue:
     return render_template("console/error.html", code=code, description=own), code
 
 
+def server_error(error: InternalServerError) -> ResponseReturnValue:
+    """500 in Japanese; the page asks the database nothing more (it may be why we are here)."""
+    if not _in_console():
+        return error
+    skip_banner()
+    return render_template("console/error.html", code=500, description=""), 500
+
+
 def _refuse_nul_in_console() -> None:
     if _in_console():
         refuse_nul()
@@ -43,4 +52,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(BadParameter, bad_parameter)
     for code in HANDLED:
         app.register_error_handler(code, http_error)
+    app.register_error_handler(InternalServerError, server_error)
     app.before_request(_refuse_nul_in_console)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -52,7 +53,111 @@ INVITATION_LABELS = {
     "sent": "送信済み",
 }
 GROUP_KINDS = {"prefecture": "都道府県", "village": "村", "cohort": "入庁同期"}
+ROLE_LABELS = {"admin": "管理者", "reviewer": "確認担当"}
+PURPOSE_LABELS = {  # why an outbound message exists (bot.models.Purpose)
+    "confirmation": "確認メール",
+    "ineligible_notice": "対象外のお知らせ",
+    "approved": "承認のお知らせ",
+    "rejection": "却下のお知らせ",
+    "invitation": "グループへの招待",
+    "reply": "返信",
+    "profile_lookup": "プロフィールの取得",
+    "link_reminder": "メッセンジャー連携のリマインド",
+    "orientation_reminder": "説明会のお知らせ",
+    "join_request_reminder": "参加リクエストのリマインド",
+    "application_expired": "期限切れのお知らせ",
+    "alert": "アラート通知",
+    "secretariat_digest": "事務局への日次まとめ",
+    "job_failed": "ジョブ失敗の通知",
+}
+CHANNEL_LABELS = {"messenger": "メッセンジャー", "email": "メール", "profile": "プロフィール取得"}
+QUARANTINE_REASON_LABELS = {  # bot.onboarding.form_mapping.QuarantineReason
+    "empty_row": "空の行です",
+    "missing_email": "メールアドレスの回答がありません",
+    "invalid_email": "メールアドレスの形式ではありません",
+    "bad_timestamp": "タイムスタンプが日時として読めません",
+    "duplicate_email_rows": "同じメールアドレスで内容の異なる回答が複数あります",
+    "answer_too_long": "保存できる文字数を超える回答があります（シートで短くしてください）",
+    "unstorable_character": (
+        "保存できない文字（NUL など）を含む回答があります（シートで直してください）"
+    ),
+    "database_refused": "データベースが保存を拒否しました（管理者に連絡してください）",
+}
+FORM_SOURCE_LABELS = {  # where a form response came from
+    "poll": "シートの取り込み",
+    "sheet": "シートの取り込み",
+    "push": "フォームからの送信通知",
+    "csv": "CSVの取り込み",
+}
+INBOUND_SOURCE_LABELS = {"messenger": "メッセンジャー", "forms": "フォーム"}
+JOIN_REQUEST_STATUS_LABELS = {"matched": "一致", "unmatched": "未一致", "dismissed": "対象外"}
+MATCH_METHOD_LABELS = {  # how a join request was tied to an application
+    "code": "申込番号",
+    "name": "名前",
+    "exact": "名前",
+    "romaji": "名前（ローマ字）",
+    "near_code": "申込番号が1文字違い",
+    "manual": "手動",
+}
+EVIDENCE_LABELS = {  # the kinds of profile lines beside a Facebook join request
+    "lives": "居住地",
+    "from": "出身",
+    "works": "勤務先",
+    "studied": "学歴",
+    "joined": "Facebook登録",
+    "mutual": "共通の友達",
+    "groups": "他のグループ",
+    "invited": "招待",
+    "rules": "ルール",
+    "other": "その他",
+}
+ALERT_KIND_LABELS = {  # bot.alerts raise_alert(kind=...)
+    "group_nearly_full": "グループが満員間近",
+    "group_missing": "空きのあるグループがない",
+    "cohort_missing": "入庁同期グループがない",
+    "sending_paused": "送信の停止",
+    "delivery_error_unknown": "結果不明の送信",
+    "form_columns": "フォームの列の不一致",
+    "link_conflict": "メッセンジャー連携の衝突",
+    "link_code_guessing": "申込番号の総当たりの疑い",
+    "job_failed": "定期処理の失敗",
+}
+MESSENGER_STATE_LABELS = {  # bot.console.card_facts.messenger_state
+    "unlinked": "未連携",
+    "in_window": "連携済み・24時間以内に会話あり（すぐ届く）",
+    "outside_window": "連携済み・24時間の受信枠外（次に本人が開くまで待つ）",
+    "quiet": "連携済み・事務局が会話中（自動返信を停止）",
+    "unreachable": "連携済み・届かない",
+}
+DETAIL_KEY_LABELS = {  # keys of audit entries' detail, as the audit page shows them
+    "from": "前の状態",
+    "to": "新しい状態",
+    "user": "ユーザー",
+    "role": "役割",
+    "before": "変更前",
+    "after": "変更後",
+    "sessions_ended": "終了したログイン",
+    "totp_removed": "二段階認証の解除",
+    "message_id": "メッセージ",
+    "channel": "経路",
+    "source": "取得元",
+    "changed": "変更",
+    "client": "接続元",
+    "count": "件数",
+}
+# detail values shown through a catalog of their own
+_DETAIL_VALUE_LABELS: dict[str, dict[str, str]] = {
+    "from": STATUS_LABELS,
+    "to": STATUS_LABELS,
+    "role": ROLE_LABELS,
+    "before": ROLE_LABELS,
+    "after": ROLE_LABELS,
+    "channel": CHANNEL_LABELS,
+    "source": FORM_SOURCE_LABELS,
+    "purpose": PURPOSE_LABELS,
+}
 ACTION_LABELS = {
+    "submitted": "申込受付",
     "login": "ログイン",
     "login_failed": "ログイン失敗",
     "login_locked": "ロック中のログイン",
@@ -75,6 +180,7 @@ ACTION_LABELS = {
     "user_added": "ユーザー追加",
     "user_deactivated": "ユーザー無効化",
     "user_activated": "ユーザー有効化",
+    "role_changed": "役割の変更",
     "group_created": "グループ作成",
     "group_updated": "グループ編集",
     "template_created": "却下理由追加",
@@ -110,7 +216,43 @@ ACTION_LABELS = {
     "totp_disabled": "確認コード（二要素認証）の解除",
     "totp_enable_failed": "確認コード設定の失敗",
     "totp_disable_failed": "確認コード解除の失敗",
+    "approve_undone": "承認の取り消し",
+    "close_without_email": "メールを送らずに終了",
+    "claimed": "対応中にする",
+    "claim_released": "対応中を解除",
 }
+# Why a decision was not made for one application (bulk: listed after its code; one
+# application: the whole message). Keys: the refusals of bot/console/pages/decisions.py.
+DECISION_REFUSALS = {
+    "not_found": "見つかりません",
+    "unproven": "メール未確認：申込ページで本人確認のうえ承認してください",
+    "join_request_unanswered": "参加リクエスト未確認：Facebookで参加リクエストを確認したか"
+    "（はい／まだ）を選んでください",
+    "claimed_by_other": "他の人が対応中です：「それでも決定する」にチェックを入れてください",
+    "held_by_note": "最新のメモが「確認中」です：「それでも決定する」にチェックを入れてください",
+    "undo_expired": "取り消せる時間を過ぎたため、承認を取り消せませんでした。"
+    "メールと招待はそのまま送られます",
+    "undo_started": "承認のメールや招待がすでに送信中のため、取り消せませんでした",
+    "undo_not_approved": "承認済みではないため、取り消せませんでした",
+    "other_rule": "この申込には今はできない操作です（記録を確認してください）",
+}
+
+
+def audit_detail(detail: dict[str, Any] | None) -> str:
+    """An audit entry's detail as readable text: keys and known values in Japanese."""
+    parts = []
+    for key, value in (detail or {}).items():
+        values = _DETAIL_VALUE_LABELS.get(key, {})
+        if isinstance(value, str):
+            shown = values.get(value, value)
+        elif isinstance(value, bool):
+            shown = "はい" if value else "いいえ"
+        elif isinstance(value, dict) and key == "changed":
+            shown = "、".join(str(question) for question in value)
+        else:
+            shown = str(value)
+        parts.append(f"{DETAIL_KEY_LABELS.get(key, key)}={shown}")
+    return " ".join(parts)
 
 
 def init_app(app: Flask, tz_name: str) -> None:
@@ -136,5 +278,17 @@ def init_app(app: Flask, tz_name: str) -> None:
         ("invitation_label", INVITATION_LABELS),
         ("kind_label", GROUP_KINDS),
         ("action_label", ACTION_LABELS),
+        ("role_label", ROLE_LABELS),
+        ("purpose_label", PURPOSE_LABELS),
+        ("channel_label", CHANNEL_LABELS),
+        ("quarantine_reason_label", QUARANTINE_REASON_LABELS),
+        ("form_source_label", FORM_SOURCE_LABELS),
+        ("inbound_source_label", INBOUND_SOURCE_LABELS),
+        ("join_request_status_label", JOIN_REQUEST_STATUS_LABELS),
+        ("match_method_label", MATCH_METHOD_LABELS),
+        ("evidence_label", EVIDENCE_LABELS),
+        ("alert_kind_label", ALERT_KIND_LABELS),
+        ("messenger_state_label", MESSENGER_STATE_LABELS),
     ):
         app.jinja_env.filters[name] = lambda v, labels=labels: labels.get(str(v), str(v))
+    app.jinja_env.filters["audit_detail"] = audit_detail

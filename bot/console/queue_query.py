@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, load_only
 
+from bot.console.card_facts import CardFacts, card_facts
 from bot.console.formatting import STATUS_LABELS, VERDICT_LABELS
 from bot.console.params import MAX_ID, BadParameter, parse_int
 from bot.console.search import parse_search, search_where
@@ -91,6 +92,9 @@ _COLUMNS = (
     # read by the card's badges (email proof, held edit): without them, two loads per row
     Application.email_proven_by,
     Application.pending_change_at,
+    Application.claimed_by,  # 「対応中」 on the card
+    Application.claimed_at,
+    Application.link_token,  # the card's m.me link
 )
 
 
@@ -180,6 +184,7 @@ class QueuePage:
     join_requests: dict[int, Any] | None = None
     counts: dict[str, int] = field(default_factory=dict)  # tab key -> applications in it
     romaji_capped: bool = False  # the romaji pass stopped at its bound: refine the search
+    cards: dict[int, CardFacts] = field(default_factory=dict)  # notes, Messenger state per row
 
 
 def encode_cursor(submitted_at: datetime, app_id: int) -> str:
@@ -338,4 +343,5 @@ def queue_page(session: Session, f: QueueFilter, *, now: datetime, page_size: in
             .order_by(JoinRequest.id)
         ):
             page.join_requests[jr.application_id or 0] = jr
+    page.cards = card_facts(session, rows, now=now)
     return page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bot.console import errors, formatting, pages, security
+from bot.console import alerts_banner, card_facts, errors, formatting, pages, security
 from bot.console.blueprint import bp
 
 
@@ -13,5 +13,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     errors.init_app(app)
     formatting.init_app(app, app.extensions["cityhall"].settings.app.timezone)
+    alerts_banner.init_app(app)
+    card_facts.init_app(app)
     pages.load()
     app.register_blueprint(bp)

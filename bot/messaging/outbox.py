@@ -24,8 +24,12 @@ def outbound_row(
     purpose: str = "",
     application_id: int | None = None,
     now: datetime,
+    not_before: datetime | None = None,
 ) -> dict[str, Any]:
-    """The column values of a new outbox row (for `enqueue`, or many at once for a bulk insert)."""
+    """The column values of a new outbox row (for `enqueue`, or many at once for a bulk insert).
+
+    `not_before` holds the row back: the worker claims it only from then on.
+    """
     return {
         "idempotency_key": key,
         "channel": channel,
@@ -35,7 +39,7 @@ def outbound_row(
         "application_id": application_id,
         "status": QueueStatus.PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": max(now, not_before) if not_before else now,
         "created_at": now,
         "leased_by": "",
         "last_error": "",
@@ -53,8 +57,12 @@ def enqueue(
     purpose: str = "",
     application_id: int | None = None,
     now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> OutboundMessage:
-    """Queue one message once: a second call with the same key returns the first row unchanged."""
+    """Queue one message once: a second call with the same key returns the first row unchanged.
+
+    `not_before`: not sent before then (an approval's undo window).
+    """
     row = outbound_row(
         key=key,
         channel=channel,
@@ -63,6 +71,7 @@ def enqueue(
         purpose=purpose,
         application_id=application_id,
         now=now or utcnow(),
+        not_before=not_before,
     )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -83,6 +92,7 @@ def enqueue_email(
     purpose: str = "",
     application_id: int | None = None,
     now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> OutboundMessage:
     """Queue an email (idempotent by key)."""
     return enqueue(
@@ -93,6 +103,7 @@ def enqueue_email(
         purpose=purpose,
         application_id=application_id,
         now=now,
+        not_before=not_before,
         payload={"subject": subject, "body": body},
     )
 
@@ -108,6 +119,7 @@ def enqueue_messenger(
     response: bool = False,
     utility: dict[str, Any] | None = None,
     now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> OutboundMessage:
     """Queue a Send API message (idempotent by key); `response` marks a reply to the person.
 
@@ -125,6 +137,7 @@ def enqueue_messenger(
         purpose=purpose,
         application_id=application_id,
         now=now,
+        not_before=not_before,
         payload=payload,
     )
 
@@ -195,6 +208,20 @@ def retry_now(session: Session, row: OutboundMessage, now: datetime) -> None:
     row.next_attempt_at = now
     row.attempts = 0
     row.lease_until = None
+
+
+def withdraw_unsent(session: Session, row: OutboundMessage) -> bool:
+    """Cancel a row that no worker has started (pending or waiting) and free its key.
+
+    The key gets the row's id appended, so the same message can be queued again later (an
+    approval undone and made again). A leased row may be on its way: it is left alone, and so is
+    a sent, dead or cancelled one. Returns whether the row was cancelled.
+    """
+    if row.status not in {QueueStatus.PENDING, WAITING}:
+        return False
+    row.status = QueueStatus.CANCELLED
+    row.idempotency_key = f"{row.idempotency_key[:180]}:withdrawn:{row.id}"
+    return True
 
 
 def cancel(session: Session, row: OutboundMessage) -> bool:

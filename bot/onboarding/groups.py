@@ -130,6 +130,16 @@ def take_seat(session: Session, kind: str, key: str) -> Group | None:
     return None
 
 
+def give_back_seat(session: Session, group_id: int) -> None:
+    """Free a seat counted by `take_seat` (an invitation withdrawn before it was sent)."""
+    session.execute(
+        update(Group)
+        .where(Group.id == group_id, Group.seats_used > 0)
+        .values(seats_used=Group.seats_used - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # -- the console's changes -------------------------------------------------------------------------
 def name_taken(
     session: Session, kind: str, key: str, name: str, *, other_than: int | None = None

@@ -28,7 +28,7 @@ from bot.models import (
     Purpose,
 )
 from bot.onboarding import lifecycle
-from bot.onboarding.groups import alert_if_nearly_full, take_seat
+from bot.onboarding.groups import alert_if_nearly_full, give_back_seat, take_seat
 
 log = logging.getLogger(__name__)
 KINDS = ("prefecture", "village", "cohort")
@@ -164,6 +164,7 @@ def queue_invitations(
                 "url": group.invite_url,
             },
             now=at,
+            not_before=app.undo_until,  # an approval being undone sends nothing
         )
         inv.outbound_id, inv.status = row.id, InvitationStatus.QUEUED
         queued += 1
@@ -218,6 +219,28 @@ def _still_held(session: Session, inv: Invitation) -> bool:
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def withdraw_invitations(session: Session, app: Application) -> int:
+    """Delete the unsent invitations of an approval being undone; return the seats freed.
+
+    The caller has already withdrawn their outbox rows. A sent invitation is kept (it cannot be
+    taken back); the rows are locked first on PostgreSQL, so a placer of held invitations
+    running at the same time either finished before (its row is withdrawn too) or finds none.
+    """
+    query = select(Invitation).where(Invitation.application_id == app.id).order_by(Invitation.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    freed = 0
+    for inv in session.scalars(query).all():
+        if inv.status == InvitationStatus.SENT:
+            continue
+        if inv.group_id is not None:
+            give_back_seat(session, inv.group_id)
+            freed += 1
+        session.delete(inv)
+    session.flush()
+    return freed
 
 
 def after_invitation_sent(session: Session, row: OutboundMessage, runtime: object) -> None:

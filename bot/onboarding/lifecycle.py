@@ -28,6 +28,20 @@ class UnprovenIdentity(DomainError):
     word that they checked the person."""
 
 
+class UnansweredJoinRequest(DomainError):
+    """Approval of an application whose join request was never matched, without the reviewer
+    saying whether they saw the request in Facebook."""
+
+
+class UndoRefused(DomainError):
+    """An approval that cannot be undone; `why` is "not_approved", "expired" or "started"
+    (a message of the approval was already claimed by the worker or sent)."""
+
+    def __init__(self, message: str, why: str = "not_approved") -> None:
+        super().__init__(message)
+        self.why = why
+
+
 OPEN = frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST, S.READY_FOR_REVIEW})
 # Decided: an edit of the form never changes these by itself (it is held for a reviewer).
 DECIDED = frozenset(S) - OPEN
@@ -45,6 +59,8 @@ TRANSITIONS: dict[str, tuple[frozenset[S], S]] = {
     "withdraw": (OPEN | {S.APPROVED}, S.WITHDRAWN),
     "expire": (frozenset({S.SUBMITTED, S.AWAITING_JOIN_REQUEST}), S.EXPIRED),
     "mark_duplicate": (OPEN, S.DUPLICATE),
+    # an application closed without telling the applicant (e.g. ineligible: they were told)
+    "close_without_email": (OPEN, S.REJECTED),
 }
 
 
@@ -157,20 +173,30 @@ def approve(
     at: datetime,
     reason: str = "",
     identity_checked: bool = False,
+    join_request_confirmed: bool | None = None,
 ) -> AuditEntry:
-    """Approve; a reviewer approving has seen the join request in Facebook, so record that.
+    """Approve, recording what the reviewer said they checked.
 
     An application whose email address is not proven (a join request matched by name or by
     hand proves nothing) is approved only when the reviewer says they checked the person
-    (`identity_checked`), and the audit entry records their word.
+    (`identity_checked`). One whose join request was never matched is approved only when the
+    reviewer answered whether they saw the request in Facebook (`join_request_confirmed`); the
+    answer is recorded as given, and only a "yes" marks the request as seen.
     """
-    seen_by_reviewer = app.join_request_seen_at is None
+    unseen = app.join_request_seen_at is None
+    if can(app, "approve"):
+        if not email_proven(app) and not identity_checked:
+            raise UnprovenIdentity(
+                f"{app.code}: the email address is not proven (no registration code or m.me "
+                "link came back); a reviewer must confirm they checked the person"
+            )
+        if unseen and join_request_confirmed is None:
+            raise UnansweredJoinRequest(
+                f"{app.code}: the join request was not matched; the reviewer must say whether "
+                "they saw it in Facebook"
+            )
     proven = email_proven(app)
-    if can(app, "approve") and not proven and not identity_checked:
-        raise UnprovenIdentity(
-            f"{app.code}: the email address is not proven (no registration code or m.me link "
-            "came back); a reviewer must confirm they checked the person"
-        )
+    confirmed = bool(unseen and join_request_confirmed)
     entry = _move(
         app,
         "approve",
@@ -178,17 +204,44 @@ def approve(
         at=at,
         reason=reason,
         detail={
-            "join_request_confirmed_by_reviewer": seen_by_reviewer,
+            "join_request_confirmed_by_reviewer": confirmed,
+            "join_request_asked": unseen,
             "email_proven_by": app.email_proven_by if proven else "",
             "identity_checked_by_reviewer": identity_checked,
         },
     )
-    if seen_by_reviewer:
+    if confirmed:
         app.join_request_seen_at = at
     app.approved_at = at
     app.approved_by = actor
     app.decision_reason = reason
     return entry
+
+
+def undo_approve(app: Application, *, actor: str, at: datetime) -> AuditEntry:
+    """Take back the last approval: the status, the seen mark and the decision it set.
+
+    Refused (UndoRefused) when the application is no longer approved or the window is over;
+    what the approval queued and allocated is the caller's to cancel and release.
+    """
+    approval = next((h for h in reversed(app.history) if h.action == "approve"), None)
+    if S(app.status) != S.APPROVED or approval is None:
+        raise UndoRefused(f"{app.code}: not an approval that can be undone ({app.status})")
+    if app.undo_until is None or at >= app.undo_until:
+        raise UndoRefused(f"{app.code}: the time to undo the approval is over", "expired")
+    previous = S(approval.detail.get("from", S.READY_FOR_REVIEW))
+    if approval.detail.get("join_request_confirmed_by_reviewer"):
+        app.join_request_seen_at = None  # the approval set it; the request was never matched
+    app.status, app.status_changed_at = previous, at
+    app.approved_at, app.approved_by, app.decision_reason = None, "", ""
+    app.cohort_key, app.undo_until = "", None
+    return audit(
+        app,
+        actor=actor,
+        at=at,
+        action="approve_undone",
+        detail={"from": S.APPROVED.value, "to": previous.value},
+    )
 
 
 def mark_invited(app: Application, *, at: datetime, actor: str = "system") -> AuditEntry:
@@ -205,6 +258,18 @@ def reject(
     entry = _move(app, "reject", actor=actor, at=at, reason=reason, detail={"notify": notify})
     app.decision_reason = reason
     app.reason_shared = notify
+    return entry
+
+
+def close_without_email(app: Application, *, actor: str, at: datetime, reason: str) -> AuditEntry:
+    """Close an open application (e.g. ineligible, already told so) without telling anyone."""
+    if not reason.strip():
+        raise DomainError(f"{app.code}: closing needs a reason")
+    entry = _move(
+        app, "close_without_email", actor=actor, at=at, reason=reason, detail={"notify": False}
+    )
+    app.decision_reason = reason
+    app.reason_shared = False
     return entry
 
 

@@ -30,10 +30,11 @@ def email_applicant(
     template: str,
     purpose: str,
     at: datetime,
+    not_before: datetime | None = None,
     **context: object,
 ) -> OutboundMessage:
     """Render `template` (with the application and settings in its context) and queue it to the
-    applicant's email address, keyed `key` so it goes out once."""
+    applicant's email address, keyed `key` so it goes out once (not before `not_before`)."""
     text = render(template, settings.app.templates_dir, app=app, settings=settings, **context)
     return enqueue_email(
         session,
@@ -44,6 +45,7 @@ def email_applicant(
         purpose=purpose,
         application_id=app.id,
         now=at,
+        not_before=not_before,
     )
 
 
@@ -124,6 +126,7 @@ def send_approval(session: Session, app: Application, *, settings: Settings, at:
         template="approved",
         purpose=Purpose.APPROVED,
         at=at,
+        not_before=app.undo_until,  # an approval being undone sends nothing
         link=messenger_link(settings, app),
         linked=app.messenger_identity_id is not None,
         session_info=upcoming,

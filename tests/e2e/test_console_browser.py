@@ -19,7 +19,7 @@ from bot.accounts.users import add_user
 from bot.bootstrap import build_runtime
 from bot.config import Settings
 from bot.db import Database
-from bot.models import Application, InboundEvent, JoinRequest
+from bot.models import Application, InboundEvent, JoinRequest, OutboundMessage
 from bot.runtime import Runtime
 from integrations.local import LocalMailer, LocalMessenger
 
@@ -78,7 +78,9 @@ def page(console: tuple[str, Runtime]) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            locale="ja-JP", viewport={"width": 1280, "height": 900}, has_touch=True
+        )
         pg = context.new_page()
         dialogs: list[str] = []
         pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -142,6 +144,8 @@ def test_login_filter_and_approve_with_the_keyboard(
         "OC-AAAAA3",
         full_name="上田 三郎",
         days_ago=3,
+        status="ready_for_review",  # its join request was matched: approval asks nothing more
+        join_request_seen_at=runtime.now(),
         email_proven_by="messenger_ref",
         email_proven_at=runtime.now(),
     )
@@ -319,3 +323,79 @@ def test_admin_sees_and_dismisses_an_unreadable_webhook_on_a_phone(
     page.wait_for_selector("text=要対応の受信イベントはありません")
     with runtime.db.transaction() as db:
         assert db.scalars(select(InboundEvent.status)).one() == "dismissed"
+
+
+def _ready(runtime: Runtime, code: str, **fields: Any) -> None:
+    """A matched, proven, verified application (the 確認待ち tab)."""
+    _add(
+        runtime,
+        code,
+        status="ready_for_review",
+        join_request_seen_at=runtime.now(),
+        email_proven_by="messenger_ref",
+        email_proven_at=runtime.now(),
+        **fields,
+    )
+
+
+def test_approve_by_one_tap_on_a_phone_and_undo_it(console: tuple[str, Runtime], page: Any) -> None:
+    """From the list at 390 px: one tap on the card's 承認 approves (no confirmation for a
+    matched, proven, verified application); the toast offers the undo and the reminder."""
+    base, runtime = console
+    _ready(runtime, "OC-GGGGG1", full_name="田中 一郎", facebook_name="Ichiro Tanaka")
+    _ready(runtime, "OC-GGGGG2", full_name="中村 二郎", days_ago=2)
+    page.set_viewport_size({"width": 390, "height": 844})
+    _login(page, base)
+    card = page.locator("tr.row[data-code=OC-GGGGG1]")
+    box = card.locator("[data-approve]").bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44  # a thumb-sized target
+    with page.expect_navigation():
+        card.locator("[data-approve]").tap()  # tap 1 of 1
+    assert _status(runtime, "OC-GGGGG1") == "approved"
+    toast = page.locator("#undo-toast")
+    assert toast.is_visible()
+    assert "取り消す（残り" in toast.inner_text()
+    assert "「Ichiro Tanaka」さんの参加リクエストも承認してください" in toast.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "approve-toast-390.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("#undo-submit").tap()
+    assert "1 件の承認を取り消しました" in page.inner_text("main")
+    assert _status(runtime, "OC-GGGGG1") == "ready_for_review"
+    with runtime.db.transaction() as db:
+        rows = db.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "approved"))
+        assert {r.status for r in rows} == {"cancelled"}
+    # selecting a card brings the action bar to the bottom of the screen
+    page.locator("tr.row[data-code=OC-GGGGG2] input[name=codes]").tap()
+    bar = page.locator("#decide-bar").bounding_box()
+    assert bar["y"] + bar["height"] >= 844 - 2
+    page.screenshot(path=str(ARTIFACTS / "action-bar-390.png"))
+
+
+def test_keyboard_approval_works_with_a_japanese_ime_on(
+    console: tuple[str, Runtime], page: Any
+) -> None:
+    """Shortcuts go by event.code: with an IME on, the key is "Process"/"ｊ", not "j"; keys
+    belonging to a composition are left to the IME."""
+    base, runtime = console
+    _ready(runtime, "OC-HHHHH1", full_name="木村 一郎", days_ago=3)
+    _ready(runtime, "OC-HHHHH2", full_name="林 二郎", days_ago=2)
+    _login(page, base)
+
+    def key(code: str, key: str, composing: bool = False) -> None:
+        page.evaluate(
+            """([code, key, composing]) => document.dispatchEvent(new KeyboardEvent("keydown",
+                {code, key, isComposing: composing, bubbles: true, cancelable: true}))""",
+            [code, key, composing],
+        )
+
+    key("KeyJ", "ｊ", composing=True)  # part of a composition: ignored
+    assert page.get_attribute("tr.row.current", "data-code") == "OC-HHHHH1"
+    key("KeyJ", "ｊ")  # the IME's full-width j: still "next"
+    assert page.get_attribute("tr.row.current", "data-code") == "OC-HHHHH2"
+    with page.expect_navigation():
+        key("KeyA", "ａ")
+    assert _status(runtime, "OC-HHHHH2") == "approved"
+    assert _status(runtime, "OC-HHHHH1") == "ready_for_review"
+    assert page.locator("#undo-toast").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "keyboard-ime-approve.png"), full_page=True)

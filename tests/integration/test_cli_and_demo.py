@@ -185,10 +185,21 @@ def test_cli_approval_of_an_unproven_address_needs_identity_checked(tmp_path: Pa
     refused = cityhall(tmp_path, "applications", "approve", "OC-CX4ABC")
     assert refused.returncode == 1 and "OC-CX4ABC" in refused.stderr
     assert "no application" not in refused.stderr
-    approved = cityhall(tmp_path, "applications", "approve", "OC-CX4ABC", "--identity-checked")
+    unanswered = cityhall(tmp_path, "applications", "approve", "OC-CX4ABC", "--identity-checked")
+    assert unanswered.returncode == 1 and "join request" in unanswered.stderr
+    approved = cityhall(
+        tmp_path,
+        "applications",
+        "approve",
+        "OC-CX4ABC",
+        "--identity-checked",
+        "--join-request",
+        "seen",
+    )
     assert approved.returncode == 0, approved.stderr
     with db.transaction() as session:
         app = session.scalars(select(Application)).one()
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "approve")).one()
         assert (app.status, entry.detail["identity_checked_by_reviewer"]) == ("approved", True)
+        assert entry.detail["join_request_confirmed_by_reviewer"] is True
     db.dispose()

@@ -146,6 +146,7 @@ def linked_approved(runtime: Runtime, prefecture: str) -> str:
             actor="rev",
             at=runtime.now(),
             identity_checked=True,
+            join_request_confirmed=True,  # the reviewer saw the request in Facebook
         )
     return app.code
 

@@ -217,18 +217,18 @@ def test_audit_log_filters_by_actor_and_action(runtime: Runtime, admin: FlaskCli
         db.add(lifecycle.audit(None, actor="alice", at=runtime.now(), action="user_added"))
         db.add(lifecycle.audit(None, actor="bob", at=runtime.now(), action="outbox_retry"))
     html = admin.get("/console/audit", query_string={"actor": "alice"}).get_data(as_text=True)
-    assert "alice" in html and "<td>bob</td>" not in html
+    assert "alice" in html and '担当">bob</td>' not in html
     html = admin.get("/console/audit", query_string={"action": "outbox_retry"}).get_data(
         as_text=True
     )
-    assert "<td>bob</td>" in html and "<td>alice</td>" not in html
+    assert '担当">bob</td>' in html and '担当">alice</td>' not in html
     today = runtime.now().astimezone(runtime.settings.tz).strftime("%Y-%m-%d")
     html = admin.get(
         "/console/audit", query_string={"from": "2000-01-01", "to": "2000-01-02"}
     ).get_data(as_text=True)
-    assert "<td>alice</td>" not in html
+    assert '担当">alice</td>' not in html
     html = admin.get("/console/audit", query_string={"from": today}).get_data(as_text=True)
-    assert "<td>alice</td>" in html
+    assert '担当">alice</td>' in html
 
 
 def test_decisions_export_neutralises_formulas_and_is_audited(
@@ -242,7 +242,11 @@ def test_decisions_export_neutralises_formulas_and_is_audited(
         email_proven_by="join_request_code",
         email_proven_at=runtime.now(),
     )
-    post(admin, "/console/decisions/approve", {"codes": app.code, "approve_reason": "@cmd"})
+    post(
+        admin,
+        "/console/decisions/approve",
+        {"codes": app.code, "approve_reason": "@cmd", "join_request": "yes"},
+    )
     response = post(admin, "/console/audit/decisions.csv")
     assert response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))

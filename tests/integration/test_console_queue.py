@@ -204,7 +204,9 @@ def test_bulk_approve_approves_legal_rows_and_reports_the_others(
 ) -> None:
     proven = {"email_proven_by": "messenger_ref", "email_proven_at": runtime.now()}
     ok1 = make_application(runtime, status="awaiting_join_request", **proven)
-    ok2 = make_application(runtime, status="ready_for_review", **proven)
+    ok2 = make_application(
+        runtime, status="ready_for_review", join_request_seen_at=runtime.now(), **proven
+    )
     done = make_application(runtime, status="rejected")
     response = post(
         reviewer,
@@ -212,6 +214,7 @@ def test_bulk_approve_approves_legal_rows_and_reports_the_others(
         {
             "codes": [ok1.code, ok2.code, done.code, "OC-ZZZZZZ"],
             "back": "/console/?verdict=verified",
+            "join_request": "yes",  # ok1's request was not matched: the reviewer saw it
         },
     )
     assert response.status_code == 302

@@ -70,7 +70,13 @@ def decide(rt: Runtime, status: str) -> None:
             )
             return
         applications.approve(
-            session, app, settings=rt.settings, actor="rev", at=T0, identity_checked=True
+            session,
+            app,
+            settings=rt.settings,
+            actor="rev",
+            at=T0,
+            identity_checked=True,
+            join_request_confirmed=True,  # the reviewer saw the request in Facebook
         )
         if status == "invited":
             app.status = "invited"

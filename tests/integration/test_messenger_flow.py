@@ -108,7 +108,13 @@ def approve(rt: Runtime, code: str) -> None:
     with rt.db.transaction() as s:
         app = applications.get_by_code(s, code)
         applications.approve(
-            s, app, settings=rt.settings, actor="alice", at=rt.now(), identity_checked=True
+            s,
+            app,
+            settings=rt.settings,
+            actor="alice",
+            at=rt.now(),
+            identity_checked=True,
+            join_request_confirmed=True,  # the reviewer saw the request in Facebook
         )
 
 

@@ -142,7 +142,13 @@ def rt(runtime: Runtime) -> Runtime:
         for i in range(APPROVED):
             app = applications.get_by_code(s, code_of(i))
             applications.approve(
-                s, app, settings=runtime.settings, actor="alice", at=T0, identity_checked=True
+                s,
+                app,
+                settings=runtime.settings,
+                actor="alice",
+                at=T0,
+                identity_checked=True,
+                join_request_confirmed=True,  # the reviewer saw the request in Facebook
             )
     return runtime
 

@@ -43,6 +43,7 @@ def test_happy_path_walks_every_state_and_audits_each_move() -> None:
         "from": "ready_for_review",
         "to": "approved",
         "join_request_confirmed_by_reviewer": False,
+        "join_request_asked": False,
         "email_proven_by": "join_request_code",
         "identity_checked_by_reviewer": False,
     }
@@ -50,15 +51,37 @@ def test_happy_path_walks_every_state_and_audits_each_move() -> None:
 
 def test_approval_from_awaiting_join_request_records_reviewer_saw_the_request() -> None:
     app = make(S.AWAITING_JOIN_REQUEST)
-    lifecycle.approve(app, actor="bob", at=AT, reason="FBで確認済み", identity_checked=True)
+    lifecycle.approve(
+        app,
+        actor="bob",
+        at=AT,
+        reason="FBで確認済み",
+        identity_checked=True,
+        join_request_confirmed=True,
+    )
     assert app.status == S.APPROVED
     assert app.join_request_seen_at == AT
     assert app.history[-1].detail["join_request_confirmed_by_reviewer"] is True
     assert app.history[-1].reason == "FBで確認済み"
 
 
+def test_approval_records_that_the_reviewer_did_not_see_the_request() -> None:
+    app = make(S.AWAITING_JOIN_REQUEST)
+    lifecycle.approve(app, actor="bob", at=AT, identity_checked=True, join_request_confirmed=False)
+    assert app.status == S.APPROVED and app.join_request_seen_at is None
+    assert app.history[-1].detail["join_request_confirmed_by_reviewer"] is False
+
+
+def test_approval_of_an_unmatched_request_without_the_reviewers_answer_is_refused() -> None:
+    app = make(S.AWAITING_JOIN_REQUEST)
+    with pytest.raises(lifecycle.UnansweredJoinRequest):
+        lifecycle.approve(app, actor="bob", at=AT, identity_checked=True)
+    assert app.status == S.AWAITING_JOIN_REQUEST and app.history == []
+
+
 def test_approval_of_an_unproven_address_is_refused_untouched_without_the_reviewers_check() -> None:
     app = make(S.READY_FOR_REVIEW)
+    app.join_request_seen_at = AT  # matched by name: proves nothing about the address
     with pytest.raises(UnprovenIdentity):
         lifecycle.approve(app, actor="bob", at=AT)
     assert app.status == S.READY_FOR_REVIEW and app.history == []

@@ -7,6 +7,7 @@ import importlib
 MODULES = (
     "auth",
     "queue",
+    "decisions",
     "application",
     "join_requests",
     "groups",

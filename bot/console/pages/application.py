@@ -8,12 +8,20 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.console.blueprint import bp
+from bot.console.formatting import DECISION_REFUSALS, STATUS_LABELS
+from bot.console.pages import decisions
 from bot.console.pages.queue import rejection_templates
 from bot.console.security import ADMIN, REVIEWER, login_required
 from bot.models import Application, JoinRequest, JoinRequestStatus, OutboundMessage, ReviewerNote
-from bot.onboarding import applications, intake
+from bot.onboarding import applications, claims, intake
 from bot.onboarding.applications import canonical_code
-from bot.onboarding.lifecycle import DomainError, UnprovenIdentity, audit, can
+from bot.onboarding.lifecycle import (
+    DomainError,
+    UnansweredJoinRequest,
+    UnprovenIdentity,
+    audit,
+    can,
+)
 from bot.onboarding.names import person_key
 from bot.web import current_runtime
 
@@ -64,9 +72,11 @@ def related_applications(db: Session, app: Application) -> list[Application]:
 def application(code: str) -> ResponseReturnValue:
     """Everything about one application; the access is audited (personal data)."""
     rt = current_runtime()
+    now = rt.now()
+    claim_minutes = rt.settings.console.claim_minutes
     with rt.db.transaction() as db:
         app = _get(db, code)
-        audit(app, actor=g.user, at=rt.now(), action="application_viewed")
+        audit(app, actor=g.user, at=now, action="application_viewed")
         db.flush()
         history = [h for h in app.history if h.action not in HIDDEN_FROM_HISTORY]
         messages = db.scalars(
@@ -87,10 +97,19 @@ def application(code: str) -> ResponseReturnValue:
             matched_join_request=matched[-1] if matched else None,
             related=related_applications(db, app),
             templates=rejection_templates(db, rt.settings),
-            now=rt.now(),
+            now=now,
             can_approve=can(app, "approve"),
             can_reject=can(app, "reject"),
+            can_close=can(app, "close_without_email"),
             back=url_for("console.application", code=app.code),
+            undo=decisions.pending_undo(db, now),
+            claimed_by=claims.live_claim(app, now=now, minutes=claim_minutes),
+            confirm_reasons=[
+                DECISION_REFUSALS[r]
+                for r in claims.reasons_to_confirm(
+                    app, actor=g.user, now=now, minutes=claim_minutes
+                )
+            ],
         )
 
 
@@ -116,22 +135,34 @@ def add_note(code: str) -> ResponseReturnValue:
 @bp.post("/applications/<code>/approve")
 @login_required(ADMIN, REVIEWER)
 def approve_application(code: str) -> ResponseReturnValue:
-    """Approve one application; one whose email address is not proven needs the reviewer's
-    confirmation that they checked the person (the `identity_checked` box), else it is refused."""
+    """Approve one application, then open the next one of its tab.
+
+    An unproven email address needs the reviewer's check (`identity_checked`), an unmatched
+    join request their answer (`join_request`: yes | no), someone else's claim or a 確認中
+    note their confirmation (`confirm_others`); else nothing is approved and the page says why.
+    """
     rt = current_runtime()
     identity_checked = request.form.get("identity_checked") == "1"
+    answer = decisions.join_request_answer()
+    now = rt.now()
     with rt.db.transaction() as db:
         app = _get(db, code)
-        status = app.status
+        tab, status = decisions.tab_of(app), app.status
         try:
+            decisions.check_others(app, now)
             applications.approve(
                 db,
                 app,
                 settings=rt.settings,
                 actor=g.user,
-                at=rt.now(),
+                at=now,
                 identity_checked=identity_checked,
+                join_request_confirmed=answer,
+                undo_seconds=rt.settings.console.undo_seconds,
             )
+        except decisions.Refused as exc:
+            flash(f"{app.code} は承認していません。{DECISION_REFUSALS[exc.key]}", "error")
+            return redirect(url_for("console.application", code=app.code))
         except UnprovenIdentity:
             flash(
                 f"{app.code} は承認していません。メールアドレスが本人のものと確かめられていない"
@@ -139,13 +170,22 @@ def approve_application(code: str) -> ResponseReturnValue:
                 "error",
             )
             return redirect(url_for("console.application", code=app.code))
+        except UnansweredJoinRequest:
+            flash(
+                f"{app.code} は承認していません。{DECISION_REFUSALS['join_request_unanswered']}",
+                "error",
+            )
+            return redirect(url_for("console.application", code=app.code))
         except DomainError:
             if app.status != status:
                 raise  # failed after the transition: roll the whole request back
-            flash(f"{app.code} は承認できませんでした（状態: {app.status}）。", "error")
+            label = STATUS_LABELS.get(app.status, app.status)
+            flash(f"{app.code} は承認できませんでした（状態: {label}）。", "error")
             return redirect(url_for("console.application", code=app.code))
+        decisions.remember_for_undo([app])
+        target = decisions.next_location(db, tab, app)
     flash(f"1 件を承認しました: {app.code}", "info")
-    return redirect(url_for("console.application", code=app.code))
+    return redirect(target)
 
 
 @bp.post("/applications/<code>/pending-change/accept")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.console.actions import count_by_status, get_or_404, newest_page, record
 from bot.console.blueprint import bp
+from bot.console.formatting import CHANNEL_LABELS
 from bot.console.security import ADMIN, login_required
 from bot.messaging import outbox
 from bot.models import OutboundMessage, QuarantinedRow
@@ -105,7 +106,8 @@ def pause_sending() -> ResponseReturnValue:
     paused = request.form.get("action") == "pause"
     if channel not in CHANNELS:
         abort(400)
-    reason = request.form.get("reason", "").strip()[:500] or ("console" if paused else "")
+    reason = request.form.get("reason", "").strip()[:500]
+    reason = reason or ("コンソールから停止" if paused else "")
     with rt.db.transaction() as db:
         outbox.set_paused(db, channel, paused, reason=reason, now=rt.now())
         record(
@@ -114,7 +116,8 @@ def pause_sending() -> ResponseReturnValue:
             reason=reason,
             detail={"channel": channel},
         )
-    flash(f"{channel} の送信を{'停止' if paused else '再開'}しました。", "info")
+    label = CHANNEL_LABELS.get(channel, channel)
+    flash(f"{label}の送信を{'停止' if paused else '再開'}しました。", "info")
     return redirect(url_for("console.outbox_page"))
 
 

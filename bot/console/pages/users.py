@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,13 +12,16 @@ from bot.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from bot.accounts.sessions import end_sessions_of, open_sessions
 from bot.accounts.users import (
     ROLES,
+    LastAdmin,
     WeakPassword,
     account_throttle_keys,
     add_user,
+    change_role,
     reset_password,
 )
 from bot.console.actions import get_or_404, record
 from bot.console.blueprint import bp
+from bot.console.formatting import ROLE_LABELS
 from bot.console.pages.queue import rejection_templates
 from bot.console.security import ADMIN, login_required
 from bot.models import RejectionTemplate, SecretariatUser
@@ -148,6 +151,31 @@ def unlock_user(user_id: int) -> ResponseReturnValue:
             login_throttle.clear(db, key)  # its passwords and its TOTP codes
         record(db, action="login_unlocked", detail={"user": user.name})
         flash(f"{user.name} のログイン制限を解除しました。", "info")
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@login_required(ADMIN)
+def set_user_role(user_id: int) -> ResponseReturnValue:
+    """Make an account an admin or a reviewer (never demoting the last active admin)."""
+    rt = current_runtime()
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        abort(400)
+    try:
+        with rt.db.transaction() as db:
+            user = get_or_404(db, SecretariatUser, user_id)
+            name = user.name
+            changed = change_role(db, user, role, actor=g.user, at=rt.now())
+    except LastAdmin:
+        flash(
+            f"{name} は最後の有効な管理者のため、確認担当にできません。"
+            "先にほかのユーザーを管理者にしてください。",
+            "error",
+        )
+        return redirect(url_for("console.users"))
+    if changed:
+        flash(f"{name} の役割を{ROLE_LABELS[role]}にしました。", "info")
     return redirect(url_for("console.users"))
 
 
