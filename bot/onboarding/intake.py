@@ -665,14 +665,7 @@ def accept_pending_change(
         actor=actor,
         at=at,
     )
-    app.pending_change, app.pending_change_at = {}, None
-    lifecycle.audit(
-        app,
-        actor=actor,
-        at=at,
-        action="answers_edit_accepted",
-        detail={"held_at": change.get("held_at", ""), "questions": sorted(change["changed"])},
-    )
+    _settle(app, change, "answers_edit_accepted", actor=actor, at=at)
     session.flush()
     screen(app, settings=settings, index=DuplicateIndex.load(session), at=at)
     log.info("application %s: the held edit was accepted", app.code)
@@ -683,15 +676,22 @@ def discard_pending_change(app: Application, *, actor: str, at: datetime) -> Non
     change = app.pending_change or {}
     if not change:
         raise lifecycle.DomainError(f"{app.code}: no pending change to discard")
+    _settle(app, change, "answers_edit_discarded", actor=actor, at=at)
+    log.info("application %s: the held edit was discarded", app.code)
+
+
+def _settle(
+    app: Application, change: dict[str, Any], action: str, *, actor: str, at: datetime
+) -> None:
+    """The held edit is gone (applied or dropped): clear it and audit which questions it had."""
     app.pending_change, app.pending_change_at = {}, None
     lifecycle.audit(
         app,
         actor=actor,
         at=at,
-        action="answers_edit_discarded",
+        action=action,
         detail={"held_at": change.get("held_at", ""), "questions": sorted(change["changed"])},
     )
-    log.info("application %s: the held edit was discarded", app.code)
 
 
 def fetch_snapshot(source: FormSource | None) -> SheetSnapshot:

@@ -192,27 +192,29 @@ def approve_application(code: str) -> ResponseReturnValue:
 @login_required(ADMIN, REVIEWER)
 def accept_pending_change(code: str) -> ResponseReturnValue:
     """Apply the edit held for a decided application (verified again, no email sent)."""
-    rt = current_runtime()
-    with rt.db.transaction() as db:
-        app = _get(db, code)
-        if not app.pending_change:
-            flash("保留中の回答の変更はありません。", "error")
-            return redirect(url_for("console.application", code=app.code))
-        intake.accept_pending_change(db, app, settings=rt.settings, actor=g.user, at=rt.now())
-    flash("回答の変更を反映しました。判定をやり直しました。", "info")
-    return redirect(url_for("console.application", code=code))
+    return _settle_pending_change(code, accept=True)
 
 
 @bp.post("/applications/<code>/pending-change/discard")
 @login_required(ADMIN, REVIEWER)
 def discard_pending_change(code: str) -> ResponseReturnValue:
     """Drop the edit held for a decided application; its answers stay as they are."""
+    return _settle_pending_change(code, accept=False)
+
+
+def _settle_pending_change(code: str, *, accept: bool) -> ResponseReturnValue:
     rt = current_runtime()
     with rt.db.transaction() as db:
         app = _get(db, code)
         if not app.pending_change:
             flash("保留中の回答の変更はありません。", "error")
             return redirect(url_for("console.application", code=app.code))
-        intake.discard_pending_change(app, actor=g.user, at=rt.now())
-    flash("回答の変更を破棄しました。", "info")
+        if accept:
+            intake.accept_pending_change(db, app, settings=rt.settings, actor=g.user, at=rt.now())
+        else:
+            intake.discard_pending_change(app, actor=g.user, at=rt.now())
+    if accept:
+        flash("回答の変更を反映しました。判定をやり直しました。", "info")
+    else:
+        flash("回答の変更を破棄しました。", "info")
     return redirect(url_for("console.application", code=code))

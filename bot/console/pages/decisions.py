@@ -39,6 +39,12 @@ UNDO_KEY = "console_undo"  # the session's last approval: {"codes": [...]}
 log = logging.getLogger(__name__)
 
 
+def _tabs_of(db: Session, codes: list[str]) -> dict[str, str]:
+    """The tab each selected application is in before the decision (for "next" after it)."""
+    query = select(Application).where(Application.code.in_(codes))
+    return {a.code: tab_of(a) for a in db.scalars(query)}
+
+
 class Refused(Exception):
     """One application not decided, for a reason of DECISION_REFUSALS."""
 
@@ -187,10 +193,7 @@ def approve() -> ResponseReturnValue:
     answer = join_request_answer()
     identity_checked = request.form.get("identity_checked") == "1" and len(codes) == 1
     with rt.db.transaction() as db:
-        tabs = {
-            a.code: tab_of(a)
-            for a in db.scalars(select(Application).where(Application.code.in_(codes)))
-        }
+        tabs = _tabs_of(db, codes)
         done, refused = decide_each(
             db,
             codes,
@@ -269,10 +272,7 @@ def reject() -> ResponseReturnValue:
         if not codes or not reason:
             flash("却下する申込と理由（テンプレートまたは自由記述）を指定してください。", "error")
             return redirect(local_redirect(request.form.get("back")))
-        tabs = {
-            a.code: tab_of(a)
-            for a in db.scalars(select(Application).where(Application.code.in_(codes)))
-        }
+        tabs = _tabs_of(db, codes)
         done, refused = decide_each(
             db,
             codes,
@@ -298,10 +298,7 @@ def close() -> ResponseReturnValue:
         flash("閉じる申込と理由を指定してください。", "error")
         return redirect(local_redirect(request.form.get("back")))
     with rt.db.transaction() as db:
-        tabs = {
-            a.code: tab_of(a)
-            for a in db.scalars(select(Application).where(Application.code.in_(codes)))
-        }
+        tabs = _tabs_of(db, codes)
         done, refused = decide_each(
             db,
             codes,
