@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bot.community import conversation as member_conversation
 from bot.config import Settings
 from bot.db import Database
 from bot.messaging import utility
@@ -87,7 +88,7 @@ def inbox_handlers() -> InboxHandlers:
     """Which handler takes which inbound event: the Messenger conversation, template statuses."""
     handlers = InboxHandlers()
     for kind in conversation.INTERACTIONS:
-        handlers.register("messenger", kind, conversation.handle_messenger_event)
+        handlers.register("messenger", kind, member_conversation.handle_messenger_event)
     handlers.register("messenger", conversation.ECHO, conversation.handle_messenger_echo)
     handlers.register("messenger", str(EventKind.TEMPLATE_STATUS), utility.handle_template_status)
     return handlers

@@ -56,7 +56,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
     """Set the Page's Get Started button, greeting and persistent menu."""
     # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot.bootstrap import build_messenger
-    from bot.onboarding.conversation import GET_STARTED, greeting, persistent_menu
+    from bot.community.conversation import persistent_menu
+    from bot.onboarding.conversation import GET_STARTED, greeting
 
     settings = args.settings
     profile = {

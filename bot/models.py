@@ -165,6 +165,10 @@ class MessengerIdentity(Base):
     # A 申込番号 typed in the chat, waiting for the registered email address (typed-code linking).
     link_code: Mapped[str | None] = mapped_column(String(16))
     link_code_at: Mapped[datetime | None]
+    # A member-side conversation waiting for the person's next text ("" = none), e.g.
+    # "consultation" after 匿名で相談 was chosen; it lapses (see bot/community).
+    conversation_state: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    conversation_state_at: Mapped[datetime | None]
 
 
 class LinkAttempt(Base):
@@ -380,6 +384,10 @@ class Purpose(enum.StrEnum):
     ALERT = "alert"
     SECRETARIAT_DIGEST = "secretariat_digest"
     JOB_FAILED = "job_failed"
+    SECTION_SUGGESTIONS = "section_suggestions"  # up to three 課 after the invitations
+    EVENT_REMINDER = "event_reminder"  # the Zoom link, an hour before an RSVP'd event
+    QUESTION_REPLY = "question_reply"  # the secretariat's answer to a member's question
+    CONSULTATION_REPLY = "consultation_reply"  # the answer to an anonymous consultation
 
 
 class OutboundMessage(Base):
@@ -559,3 +567,117 @@ class ApplicationStat(Base):
     verdict: Mapped[str] = mapped_column(String(16), default="")
     final_status: Mapped[str] = mapped_column(String(32))
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- after the invitations: 課, events, questions, anonymous consultation (bot/community) ------
+
+
+class Section(Base):
+    """A 課: a group inside the community, each a Facebook group joined by request."""
+
+    __tablename__ = "sections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # work | skill | hobby
+    description: Mapped[str] = mapped_column(String(300), default="")
+    group_url: Mapped[str] = mapped_column(String(500), default="")
+    leader_name: Mapped[str] = mapped_column(String(100), default="")
+    # words of the form's 興味のある分野（課） answers that suggest this 課 (one per line)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    introduce_at_grand: Mapped[bool] = mapped_column(Boolean, default=False)  # at the 大説明会
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """One occurrence of an event (an orientation, a 大説明会, a study session, a broadcast)."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # orientation | grand | study | broadcast | other
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    zoom_url: Mapped[str] = mapped_column(String(500), default="")
+    capacity: Mapped[int | None]  # None: no limit
+    audience: Mapped[str] = mapped_column(String(16), default="members")  # public | members
+    series_key: Mapped[str] = mapped_column(String(40), default="")  # occurrences made together
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class EventRsvp(Base):
+    """A person's answer to an event (参加する / やめる)."""
+
+    __tablename__ = "event_rsvps"
+    __table_args__ = (UniqueConstraint("event_id", "psid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    psid: Mapped[str] = mapped_column(String(64), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # going | cancelled
+    answered_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+
+
+class FaqEntry(Base):
+    """A question the bot answers by itself (よくある質問)."""
+
+    __tablename__ = "faq_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(String(300))
+    answer: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text, default="")  # one per line
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_from_question_id: Mapped[int | None]
+
+
+class MemberQuestion(Base):
+    """A question the bot could not answer, waiting in the secretariat's inbox."""
+
+    __tablename__ = "member_questions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    psid: Mapped[str] = mapped_column(String(64), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered | closed
+    reply: Mapped[str] = mapped_column(Text, default="")
+    replied_by: Mapped[str] = mapped_column(String(100), default="")
+    replied_at: Mapped[datetime | None]
+    reply_channel: Mapped[str] = mapped_column(
+        String(16), default=""
+    )  # response | human_agent | email
+    faq_entry_id: Mapped[int | None] = mapped_column(ForeignKey("faq_entries.id"))
+
+
+class Consultation(Base):
+    """An anonymous consultation: the text only; who sent it is kept apart (ConsultationLink)."""
+
+    __tablename__ = "consultations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered | closed
+    reply: Mapped[str] = mapped_column(Text, default="")
+    replied_by: Mapped[str] = mapped_column(String(100), default="")
+    replied_at: Mapped[datetime | None]
+    reply_channel: Mapped[str] = mapped_column(String(16), default="")
+    posted_at: Mapped[datetime | None]  # "posted to the group anonymously"
+    posted_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ConsultationLink(Base):
+    """Who sent a consultation: seen by admins only, every access audited."""
+
+    __tablename__ = "consultation_links"
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
+    psid: Mapped[str] = mapped_column(String(64), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)

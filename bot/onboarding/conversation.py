@@ -363,8 +363,7 @@ class Conversation:
         elif self.standby:
             pass  # the thread's owner answers; standby postbacks carry no payload anyway
         elif kind == "postback":
-            handler = MENU.get(self.data.get("postback_payload") or "", Conversation.on_unknown)
-            handler(self, identity)
+            self.route(self.data.get("postback_payload") or "", identity)
         elif kind == "message":
             self.on_message(identity)
         # Everything that waited for the window goes now, in order (after the replies above).
@@ -373,8 +372,7 @@ class Conversation:
     def on_message(self, identity: MessengerIdentity) -> None:
         """A quick reply, a typed 申込番号 or its email address, or free text."""
         payload = self.data.get("quick_reply_payload")
-        if payload in MENU:
-            MENU[payload](self, identity)
+        if payload and self.route(payload, identity, fallback=False):
             return
         text = self.data.get("text") or ""
         # An address first: "oc-7k3m9q@example.jp" holds a code-shaped part but is an address.
@@ -387,6 +385,24 @@ class Conversation:
         if code is not None:
             self.on_typed_code(identity, code)
             return
+        self.on_free_text(identity, text)
+
+    def route(self, payload: str, identity: MessengerIdentity, *, fallback: bool = True) -> bool:
+        """Run the handler of a button's payload; whether one took it.
+
+        An unknown payload (an old button) points to the menu when `fallback`. Subclasses add
+        payloads of their own (`bot/community/conversation.py`).
+        """
+        handler = MENU.get(payload)
+        if handler is not None:
+            handler(self, identity)
+            return True
+        if fallback:
+            self.on_unknown(identity)
+        return False
+
+    def on_free_text(self, identity: MessengerIdentity, text: str) -> None:
+        """Free text that is neither a 申込番号 nor its email: point to the menu."""
         self.reply("free_text", chatty=True)
 
     def on_get_started(self, identity: MessengerIdentity) -> None:

@@ -1,0 +1,175 @@
+"""The member side of the Messenger conversation: 課, events, questions, consultation.
+
+`MemberConversation` extends the onboarding conversation (linking, status, help) with the
+payloads of the community's features and with what happens to free text: a pending anonymous
+consultation takes it; otherwise the FAQ answers it; otherwise it goes to the secretariat's
+inbox as a question. Each feature module registers its payloads in `PAYLOADS` when imported
+(see `_FEATURES`): a payload is `NAME` or `NAME:argument`, e.g. `EVENT_GO:12`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.messaging.outbox import enqueue_messenger
+from bot.models import Application, ApplicationStatus, InboundEvent, MessengerIdentity, Purpose
+from bot.onboarding import conversation as onboarding
+from bot.runtime import Runtime
+
+# A payload handler: (conversation, identity, argument after the first ":" or "").
+Handler = Callable[["MemberConversation", MessengerIdentity, str], None]
+# Free-text handlers, tried in order; each returns whether it took the text.
+TextHandler = Callable[["MemberConversation", MessengerIdentity, str], bool]
+
+PAYLOADS: dict[str, Handler] = {}
+TEXT_HANDLERS: list[tuple[int, TextHandler]] = []
+# The feature modules; importing one registers its payloads and text handlers.
+_FEATURES = (
+    "bot.community.sections",
+    "bot.community.events",
+    "bot.community.questions",
+    "bot.community.consultations",
+)
+STATE_LIFETIME = timedelta(hours=1)  # how long the bot waits for the text it asked for
+MEMBER_STATUSES = (ApplicationStatus.APPROVED, ApplicationStatus.INVITED)
+
+
+def payload(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler for the payload `name` (and `name:argument`)."""
+
+    def register(handler: Handler) -> Handler:
+        PAYLOADS[name] = handler
+        return handler
+
+    return register
+
+
+def text_handler(order: int) -> Callable[[TextHandler], TextHandler]:
+    """Register a free-text handler; lower `order` is tried first."""
+
+    def register(handler: TextHandler) -> TextHandler:
+        TEXT_HANDLERS.append((order, handler))
+        TEXT_HANDLERS.sort(key=lambda item: item[0])
+        return handler
+
+    return register
+
+
+def load_features() -> None:
+    """Import every feature module (idempotent)."""
+    for name in _FEATURES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+
+
+class MemberConversation(onboarding.Conversation):
+    """The onboarding conversation plus the community's features."""
+
+    def route(self, payload: str, identity: MessengerIdentity, *, fallback: bool = True) -> bool:
+        name, _, argument = payload.partition(":")
+        handler = PAYLOADS.get(name)
+        if handler is not None:
+            handler(self, identity, argument)
+            return True
+        return super().route(payload, identity, fallback=fallback)
+
+    def on_free_text(self, identity: MessengerIdentity, text: str) -> None:
+        for _, handler in TEXT_HANDLERS:
+            if handler(self, identity, text):
+                return
+        super().on_free_text(identity, text)
+
+    # -- shared by the features -----------------------------------------------------------------
+    def member_application(self, identity: MessengerIdentity) -> Application | None:
+        """The person's application when they are a member (approved or invited), else None."""
+        app = self.application_of(identity)
+        if app is None or app.erased_at is not None or app.status not in MEMBER_STATUSES:
+            return None
+        return app
+
+    def set_state(self, identity: MessengerIdentity, state: str) -> None:
+        """Wait for the person's next text for `state` ("" to stop waiting)."""
+        identity.conversation_state = state
+        identity.conversation_state_at = self.at if state else None
+
+    def state(self, identity: MessengerIdentity) -> str:
+        """What the bot waits for from this person, if it still does."""
+        at = identity.conversation_state_at
+        if not identity.conversation_state or at is None or self.at - at > STATE_LIFETIME:
+            return ""
+        return identity.conversation_state
+
+    def send(
+        self,
+        template: str,
+        message: dict[str, Any],
+        *,
+        suffix: str = "",
+        chatty: bool = False,
+    ) -> None:
+        """Queue a ready-made message (a template or buttons) as this event's reply."""
+        if self.standby or (chatty and self.quiet):
+            return
+        if self.person is not None and self.person.disclosed_at is None:
+            self.person.disclosed_at = self.now
+            self._queue_reply("disclosure", quick=False)
+        enqueue_messenger(
+            self.session,
+            key=f"reply:{self.event.event_key}:{template}{suffix}",
+            psid=self.psid,
+            message=message,
+            purpose=Purpose.REPLY,
+            response=True,
+            now=self.now,
+        )
+
+
+def handle_messenger_event(session: Session, event: InboundEvent, runtime: Runtime) -> None:
+    """Inbox handler for Messenger interactions (members and applicants alike)."""
+    load_features()
+    MemberConversation(
+        session,
+        event,
+        settings=runtime.settings,
+        now=runtime.now(),
+        profiles=runtime.profiles is not None,
+    ).handle()
+
+
+def member_psids(session: Session) -> list[str]:
+    """PSIDs of linked members (approved or invited, not erased)."""
+    return list(
+        session.scalars(
+            select(MessengerIdentity.psid)
+            .join(Application, Application.messenger_identity_id == MessengerIdentity.id)
+            .where(Application.status.in_(MEMBER_STATUSES), Application.erased_at.is_(None))
+        )
+    )
+
+
+def persistent_menu() -> list[dict[str, Any]]:
+    """The Page's persistent menu: onboarding's items and the community's (≤ 20 buttons)."""
+    items = [
+        ("申込状況を確認", onboarding.MENU_STATUS),
+        ("説明会・イベント", "EVENTS"),
+        ("課をさがす", "SECTIONS"),
+        ("よくある質問", "FAQ"),
+        ("匿名で相談", "CONSULT"),
+        ("使い方・ヘルプ", onboarding.MENU_HELP),
+    ]
+    return [
+        {
+            "locale": "default",
+            "composer_input_disabled": False,
+            "call_to_actions": [{"type": "postback", "title": t, "payload": p} for t, p in items],
+        }
+    ]
