@@ -14,16 +14,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.community import conversation as member_conversation
+from bot.community import sections
 from bot.config import Settings
 from bot.db import Database
 from bot.messaging import utility
 from bot.messaging.events import EventKind
+from bot.models import OutboundMessage, Purpose
 from bot.onboarding import conversation
 from bot.onboarding.groups import apply_configured_groups
 from bot.onboarding.invitations import place_held
 from bot.onboarding.reactions import AFTER_SENT
-from bot.runtime import InboxHandlers, Runtime
+from bot.runtime import AfterSent, InboxHandlers, Runtime
 from integrations.csv_source import CsvFormSource
 from integrations.graph import GraphClient
 from integrations.local import LocalMailer, LocalMessenger
@@ -94,6 +98,17 @@ def inbox_handlers() -> InboxHandlers:
     return handlers
 
 
+def _after_invitation_sent(session: Session, row: OutboundMessage, runtime: Any) -> None:
+    """Onboarding's reaction (the last invitation → `invited`), then the 課 suggestion."""
+    AFTER_SENT[Purpose.INVITATION](session, row, runtime)
+    sections.after_invitation_sent(session, row, runtime)
+
+
+def after_sent_table() -> dict[str, AfterSent]:
+    """The after-send table: onboarding's reactions, with the community's composed in."""
+    return {**AFTER_SENT, Purpose.INVITATION: _after_invitation_sent}
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -112,7 +127,7 @@ def build_runtime(
         mailer=mailer or build_mailer(settings),
         form_source=form_source or build_form_source(settings),
         inbox=inbox_handlers(),
-        after_sent=AFTER_SENT,
+        after_sent=after_sent_table(),
     )
 
 

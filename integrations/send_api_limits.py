@@ -25,6 +25,7 @@ GENERIC_TITLE_MAX = 80
 GENERIC_SUBTITLE_MAX = 80
 
 _QUICK_REPLY_TYPES = frozenset({"text", "user_phone_number", "user_email"})
+_GENERIC_MORE_THAN_TITLE = ("subtitle", "image_url", "default_action", "buttons")
 
 
 class MessageLimitError(ValueError):
@@ -114,6 +115,9 @@ def _check_attachment(value: Any) -> None:
                 _check_text(element["subtitle"], f"{where}.subtitle", GENERIC_SUBTITLE_MAX)
             if "buttons" in element:
                 _check_buttons(element["buttons"], f"{where}.buttons", 0)
+            # "At least one property must be set in addition to title" (generic template).
+            if not any(element.get(key) for key in _GENERIC_MORE_THAN_TITLE):
+                raise MessageLimitError(where, "needs a subtitle, image, default action or button")
     elif not isinstance(template_type, str):
         raise MessageLimitError("attachment.payload.template_type", "must be a string")
 

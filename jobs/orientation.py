@@ -1,7 +1,8 @@
 """orientation: on the day of a session, remind recently approved members of it.
 
 By Messenger when the member is inside the 24-hour window, by email otherwise; once per member
-per session (one idempotency key for both channels).
+per session (one idempotency key for both channels). The reminder of a 大説明会 names the 課
+that introduce themselves there (`introduce_at_grand` in the 課 directory).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bot.community.sections import grand_section_names
 from bot.messaging.compose import text_message
 from bot.messaging.outbox import enqueue_email, enqueue_messenger
 from bot.messaging.policy import in_window
 from bot.models import Application, ApplicationStatus, Purpose
-from bot.onboarding.orientation import Session, sessions_on
+from bot.onboarding.orientation import LARGE, Session, sessions_on
 from jobs.context import JobContext
 
 WEEKDAYS_JA = "月火水木金土日"
@@ -51,10 +53,12 @@ def run(ctx: JobContext) -> str:
         .options(selectinload(Application.messenger_identity))
         .order_by(Application.id)
     ).all()
+    grand = grand_section_names(ctx.session) if any(s.kind == LARGE for s in sessions) else []
     by_messenger = by_email = 0
     for session in sessions:
+        introduced = grand if session.kind == LARGE else []
         for app in members:
-            if _remind(ctx, app, session):
+            if _remind(ctx, app, session, introduced):
                 by_messenger += 1
             else:
                 by_email += 1
@@ -62,7 +66,7 @@ def run(ctx: JobContext) -> str:
     return f"{names}: {by_messenger} by Messenger, {by_email} by email"
 
 
-def _remind(ctx: JobContext, app: Application, session: Session) -> bool:
+def _remind(ctx: JobContext, app: Application, session: Session, grand_sections: list[str]) -> bool:
     """Queue one reminder; return whether it goes by Messenger."""
     text = ctx.text(
         "orientation_reminder",
@@ -70,6 +74,7 @@ def _remind(ctx: JobContext, app: Application, session: Session) -> bool:
         session_name=session.name,
         when=describe_when(session),
         zoom_url=session.zoom_url,
+        grand_sections=grand_sections,
     )
     key = f"orientation:{session.key}:{app.code}"
     identity = app.messenger_identity

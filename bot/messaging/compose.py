@@ -85,3 +85,38 @@ def utility_template_message(
     if url_suffix is not None:
         components.append({"type": "buttons", "parameters": [{"type": "URL", "url": url_suffix}]})
     return {"template": {"name": name, "language": {"code": language}, "components": components}}
+
+
+def generic_element(
+    title: str, subtitle: str = "", buttons: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """Return one element (card) of a generic template; an empty subtitle is left out."""
+    element: dict[str, Any] = {"title": title}
+    if subtitle:
+        element["subtitle"] = subtitle
+    if buttons:
+        element["buttons"] = [dict(button) for button in buttons]
+    return element
+
+
+def generic_template(
+    elements: Sequence[Mapping[str, Any]],
+    quick_replies: Sequence[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Return a generic-template message (1-10 cards), optionally with quick replies."""
+    message: dict[str, Any] = {
+        "attachment": {
+            "type": "template",
+            "payload": {
+                "template_type": "generic",
+                "elements": [dict(element) for element in elements],
+            },
+        }
+    }
+    if quick_replies is not None:
+        message["quick_replies"] = [
+            {"content_type": "text", "title": title, "payload": payload}
+            for title, payload in quick_replies
+        ]
+    validate_message(message)
+    return message

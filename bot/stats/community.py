@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.community.sections import active_count
 from bot.models import Application, ApplicationStatus
 from bot.onboarding.registry import LOCAL_KINDS, Organization, Registry, load_registry
 
@@ -44,7 +45,7 @@ SMALL_COUNT_RULE = (
     "人数が1〜2のときは「1〜2」と表示し、正確な数は公開しません。"
     "自治体・機関ごとの人数は公開しません（参加している自治体・機関の名前のみ）。"
 )
-# 課: added with the 課 directory (issue 17 item 1)
+# 課: the active 課 of the directory (`bot/community/sections.py`); an inactive one is not counted.
 
 PublicCount = int | str  # an exact count, or SMALL_BAND
 
@@ -92,6 +93,7 @@ class CommunityNumbers:
     national_bodies: tuple[str, ...]
     prefectures: tuple[PrefectureNumbers, ...]
     months: tuple[MonthNumbers, ...]
+    sections: int = 0  # active 課
 
     @property
     def share_percent(self) -> float:
@@ -126,6 +128,7 @@ class CommunityNumbers:
                 for p in self.prefectures
             ],
             "members_by_month": [{"month": m.month, "members": m.members} for m in self.months],
+            "sections": self.sections,
             "rules": {
                 "member": "承認された申込（状態 approved または invited）",
                 "taking_part": "1人以上のメンバーが所属する自治体・国の機関",
@@ -204,7 +207,8 @@ def community_numbers(
 ) -> CommunityNumbers:
     """Count members and the governments taking part, by prefecture and by month.
 
-    Two queries: members per organization code, and the approval times of the last 24 months.
+    Three queries: members per organization code, the approval times of the last 24 months,
+    and the count of active 課.
     """
     view = _shipped_view() if registry is None else build_registry_view(registry)
     members = (Application.status.in_(MEMBER_STATUSES),)
@@ -261,4 +265,5 @@ def community_numbers(
         national_bodies=tuple(p.name for p in national),
         prefectures=prefectures,
         months=tuple(MonthNumbers(key, public_count(per_month[key])) for key in keys),
+        sections=active_count(session),
     )

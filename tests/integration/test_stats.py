@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.config import ConfigError, parse_settings
-from bot.models import Application, Group, Invitation
+from bot.models import Application, Group, Invitation, Section
 from bot.onboarding.registry import LOCAL_KINDS, load_registry
 from bot.runtime import Runtime
 from bot.stats import community
@@ -161,10 +162,21 @@ def test_stats_json_agrees_with_counts_recomputed_from_the_rows(
     runtime: Runtime, client: FlaskClient
 ) -> None:
     seed(runtime)
+    with runtime.db.transaction() as db:
+        db.add_all(
+            [
+                Section(name="みんなの財政課", kind="work"),
+                Section(name="ライティング課", kind="skill"),
+                Section(name="休止中の課", kind="hobby", active=False),
+            ]
+        )
     expected = recount(runtime)
     doc = get_json(client)
 
     assert doc["members"] == expected["members"] == 14
+    assert doc["sections"] == 2  # active 課 only
+    page = client.get("/stats").get_data(as_text=True)
+    assert re.search(r'<span class="big">2</span><span class="unit">課</span>', page)
     assert doc["local_governments"]["total"] == 1788
     assert doc["local_governments"]["taking_part"] == expected["local"] == 6
     assert doc["local_governments"]["share_percent"] == round(100 * 6 / 1788, 1)
