@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings, check_deployment_secrets, load_set
 from bot.console import setup as console
 from bot.db import DatabaseNotReady, describe_unreachable, is_connection_failure
 from bot.proxies import TrustedProxies
+from bot.public import events as public_events
 from bot.public import stats as public_stats
 from bot.runtime import Runtime
 from bot.webhooks import forms, messenger
@@ -68,6 +69,7 @@ def create_app(
     app.register_blueprint(forms.bp)
     console.init_app(app)
     public_stats.init_app(app)
+    public_events.init_app(app)
     return app
 
 

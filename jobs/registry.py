@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from jobs import (
     capacity_alerts,
     cohort_rollover,
+    event_reminders,
     join_request_reminders,
     messenger_link_reminders,
     orientation,
@@ -38,6 +39,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("capacity-alerts", capacity_alerts.run, "capacity_alerts"),
     JobSpec("secretariat-digest", secretariat_digest.run, "secretariat_digest"),
     JobSpec("retention", retention.run, "retention"),
+    JobSpec("event-reminders", event_reminders.run, "event_reminders_minutes"),
 )
 
 

@@ -1,5 +1,5 @@
 """The secretariat's dashboard numbers: the queue by state and age, how long approval and
-invitation take, and the invitations still waiting, by group."""
+invitation take, the invitations still waiting, by group, and event attendance."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Application, Group, Invitation, InvitationStatus
+from bot.models import Application, Event, EventRsvp, Group, Invitation, InvitationStatus
 from bot.models import ApplicationStatus as S
 
 AGE_DAYS = (3, 7, 14)
@@ -133,3 +133,50 @@ def invitations_waiting(session: Session) -> list[WaitingInvitations]:
         row = out.setdefault((kind, key, group_id), WaitingInvitations(kind, key, name or ""))
         row.by_status[status] = row.by_status.get(status, 0) + count
     return sorted(out.values(), key=lambda r: (r.kind, r.key, r.group))
+
+
+@dataclass(frozen=True)
+class EventAttendance:
+    """One event and how many said they are going (RSVP 参加する, not withdrawn)."""
+
+    event_id: int
+    title: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    going: int
+    capacity: int | None
+
+
+def event_attendance(
+    session: Session, *, now: datetime, upcoming: int = 5, past_days: int = 30
+) -> tuple[list[EventAttendance], list[EventAttendance]]:
+    """The next `upcoming` events and those of the last `past_days` days (not cancelled), each
+    with its count of people going."""
+    going = func.count(EventRsvp.id)
+    query = (
+        select(
+            Event.id,
+            Event.title,
+            Event.kind,
+            Event.starts_at,
+            Event.ends_at,
+            going,
+            Event.capacity,
+        )
+        .outerjoin(EventRsvp, (EventRsvp.event_id == Event.id) & (EventRsvp.status == "going"))
+        .where(Event.cancelled_at.is_(None))
+        .group_by(Event.id)
+    )
+    next_rows = session.execute(
+        query.where(Event.ends_at > now).order_by(Event.starts_at, Event.id).limit(upcoming)
+    ).tuples()
+    past_rows = session.execute(
+        query.where(
+            Event.ends_at <= now, Event.starts_at >= now - timedelta(days=past_days)
+        ).order_by(Event.starts_at.desc(), Event.id.desc())
+    ).tuples()
+    return (
+        [EventAttendance(*row) for row in next_rows.all()],
+        [EventAttendance(*row) for row in past_rows.all()],
+    )

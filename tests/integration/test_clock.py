@@ -390,6 +390,7 @@ def test_the_real_jobs_are_scheduled_in_tokyo_time(runtime: Runtime) -> None:
             "capacity-alerts",
             "secretariat-digest",
             "retention",
+            "event-reminders",
             "clock-lease",
             "clock-catch-up",
         }

@@ -44,6 +44,7 @@ def test_every_job_has_a_module_and_a_schedule(settings: Settings) -> None:
         "capacity-alerts",
         "secretariat-digest",
         "retention",
+        "event-reminders",
     ]
     triggers = check_settings(settings)
     assert set(triggers) == {s.name for s in JOBS}
@@ -185,6 +186,7 @@ def test_each_job_has_a_catch_up_grace_that_fits_it(settings: Settings) -> None:
         "capacity-alerts": hour,  # hourly: the latest only
         "secretariat-digest": 6 * hour,  # a morning digest, not an evening one
         "retention": 24 * hour,
+        "event-reminders": timedelta(minutes=5),  # its interval: the latest run only
     }
 
 

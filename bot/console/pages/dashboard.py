@@ -1,5 +1,5 @@
 """The secretariat's dashboard: the queue by state and age, how long approval and invitation
-take, and the invitations still waiting, by group."""
+take, the invitations still waiting, by group, and event attendance."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from bot.stats import secretariat
 from bot.web import current_runtime
 
 RECENT_DAYS = 30
-# Event attendance: added with events and RSVP (issue 17 item 2); there is nothing to count yet.
 
 
 @bp.get("/dashboard")
@@ -25,6 +24,7 @@ def dashboard() -> ResponseReturnValue:
     now = rt.now()
     since = now - timedelta(days=RECENT_DAYS)
     with rt.db.transaction() as db:
+        next_events, past_events = secretariat.event_attendance(db, now=now, past_days=RECENT_DAYS)
         html = render_template(
             "console/dashboard.html",
             states=secretariat.queue_by_state(db, now=now),
@@ -35,6 +35,8 @@ def dashboard() -> ResponseReturnValue:
             to_invitation_recent=secretariat.time_to_invitation(db, since=since),
             recent_days=RECENT_DAYS,
             waiting=secretariat.invitations_waiting(db),
+            next_events=next_events,
+            past_events=past_events,
             now=now,
         )
     return html
