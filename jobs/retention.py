@@ -15,10 +15,18 @@ too. Job-run history older than `job_runs_days` is pruned (but for each job's la
 run, which tells a new leader what was made), and so are webhook events received more
 than `inbound_days` ago once handled (done, ignored, dismissed): they hold PSIDs and message
 text. Unreadable and failed events stay until someone deals with them in the console.
+What members did after joining (bot/community) goes too: anonymous consultations and the links
+to who sent them `consultation_days` after they were sent (answered or not); members' questions
+once answered or closed, `erase_after_days` after the last of asking and the reply (open ones
+wait for the secretariat); and RSVPs (PSIDs) of events that ended `erase_after_days` ago. The
+secretariat's replies to pruned consultations and questions (outbox rows holding the text and
+the person's PSID or address) are emptied as erasure empties messages: cancelled if unsent,
+payload, recipient and error blanked, key `erased:<row id>`; their status and dates stay.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -27,15 +35,22 @@ from sqlalchemy.orm import Session
 from bot.models import (
     Application,
     ApplicationStatus,
+    Consultation,
+    ConsultationLink,
+    Event,
+    EventRsvp,
     InboundEvent,
     JobRun,
     JoinRequest,
     LinkAttempt,
+    MemberQuestion,
     MessengerIdentity,
+    OutboundMessage,
+    Purpose,
     QuarantinedRow,
 )
 from bot.onboarding import typed_codes
-from bot.onboarding.erasure import erase_applications
+from bot.onboarding.erasure import empty_messages, erase_applications
 from jobs.context import JobContext
 
 CLOSED = (
@@ -46,6 +61,11 @@ CLOSED = (
 )
 STALE_REQUESTS = ("unmatched", "dismissed")  # join requests no application claimed
 HANDLED = ("done", "ignored", "dismissed")  # inbound events nobody needs to look at again
+# The secretariat's replies: their outbox key is `<prefix>:<row id>:<epoch>` (or, before the
+# epoch was added, `<prefix>:<row id>`).
+CONSULTATION_REPLIES = (Purpose.CONSULTATION_REPLY, "consultation-reply")
+QUESTION_REPLIES = (Purpose.QUESTION_REPLY, "question-reply")
+CHUNK = 500
 
 
 def run(ctx: JobContext) -> str:
@@ -92,6 +112,7 @@ def run(ctx: JobContext) -> str:
         .execution_options(synchronize_session=False)
     ).all()
     attempts = sweep_link_attempts(ctx.session, ctx.now)
+    consultations, questions, rsvps = prune_member_rows(ctx)
     return (
         f"erased {len(apps)}"
         + (f", pruned {len(pruned)} job runs" if pruned else "")
@@ -99,6 +120,9 @@ def run(ctx: JobContext) -> str:
         + (f", pruned {attempts} typed-code checks" if attempts else "")
         + (f", pruned {stale_requests} stale join requests" if stale_requests else "")
         + (f", pruned {stale_rows} quarantined rows" if stale_rows else "")
+        + (f", pruned {consultations} consultations" if consultations else "")
+        + (f", pruned {questions} member questions" if questions else "")
+        + (f", pruned {rsvps} event RSVPs" if rsvps else "")
     )
 
 
@@ -146,3 +170,71 @@ def prune_stale_personal_rows(ctx: JobContext) -> tuple[int, int]:
         .execution_options(synchronize_session=False)
     ).all()
     return len(requests), len(rows)
+
+
+def prune_member_rows(ctx: JobContext) -> tuple[int, int, int]:
+    """Delete consultations (and links), settled questions and past RSVPs beyond retention."""
+    cfg = ctx.settings.retention
+    old_consultations = select(Consultation.id).where(
+        Consultation.submitted_at < ctx.now - timedelta(days=cfg.consultation_days)
+    )
+    ctx.session.execute(
+        delete(ConsultationLink)
+        .where(ConsultationLink.consultation_id.in_(old_consultations))
+        .execution_options(synchronize_session=False)
+    )
+    consultations = ctx.session.execute(
+        delete(Consultation)
+        .where(Consultation.submitted_at < ctx.now - timedelta(days=cfg.consultation_days))
+        .returning(Consultation.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    cutoff = ctx.now - timedelta(days=cfg.erase_after_days)
+    questions = ctx.session.execute(
+        delete(MemberQuestion)
+        .where(
+            MemberQuestion.status.in_(("answered", "closed")),
+            func.coalesce(MemberQuestion.replied_at, MemberQuestion.asked_at) < cutoff,
+            MemberQuestion.asked_at < cutoff,
+        )
+        .returning(MemberQuestion.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    rsvps = ctx.session.execute(
+        delete(EventRsvp)
+        .where(EventRsvp.event_id.in_(select(Event.id).where(Event.ends_at < cutoff)))
+        .returning(EventRsvp.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    empty_replies(ctx.session, CONSULTATION_REPLIES, {row.id for row in consultations})
+    empty_replies(ctx.session, QUESTION_REPLIES, {row.id for row in questions})
+    return len(consultations), len(questions), len(rsvps)
+
+
+def _replied_row(key: str, prefix: str) -> int | None:
+    """The consultation or question id in a reply's outbox key (None: not such a key)."""
+    parts = key.split(":")
+    if parts[0] != prefix or len(parts) not in (2, 3) or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def empty_replies(session: Session, replies: tuple[Purpose, str], pruned: Collection[int]) -> int:
+    """Empty the outbox rows of the replies to `pruned` consultations or questions.
+
+    They hold the reply's text and the person's PSID or address; the row stays (status and
+    dates count in the outbox's history) as erasure leaves a person's messages.
+    """
+    if not pruned:
+        return 0
+    purpose, prefix = replies
+    rows = session.execute(
+        select(OutboundMessage.id, OutboundMessage.idempotency_key).where(
+            OutboundMessage.purpose == purpose.value,
+            OutboundMessage.idempotency_key.like(f"{prefix}:%"),
+        )
+    ).tuples()
+    ids = [row_id for row_id, key in rows if _replied_row(key, prefix) in pruned]
+    for start in range(0, len(ids), CHUNK):
+        empty_messages(session, ids[start : start + CHUNK])
+    return len(ids)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.messaging.outbox import enqueue_messenger
 from bot.models import Application, ApplicationStatus, InboundEvent, MessengerIdentity, Purpose
 from bot.onboarding import conversation as onboarding
+from bot.onboarding import orientation
 from bot.runtime import Runtime
 
 # A payload handler: (conversation, identity, argument after the first ":" or "").
@@ -29,6 +30,12 @@ TextHandler = Callable[["MemberConversation", MessengerIdentity, str], bool]
 
 PAYLOADS: dict[str, Handler] = {}
 TEXT_HANDLERS: list[tuple[int, TextHandler]] = []
+# Texts the bot asked for: the handler of a conversation state (`name` or `name:argument`) sees
+# the person's next text before anything else reads it (a typed 申込番号, the FAQ, questions).
+STATE_HANDLERS: dict[str, TextHandler] = {}
+# Extra context for the 説明会 reply, given the next session (e.g. the 課 of a 大説明会).
+OrientationContext = Callable[["MemberConversation", orientation.Session | None], dict[str, Any]]
+ORIENTATION_CONTEXT: list[OrientationContext] = []
 # The feature modules; importing one registers its payloads and text handlers.
 _FEATURES = (
     "bot.community.sections",
@@ -61,6 +68,16 @@ def text_handler(order: int) -> Callable[[TextHandler], TextHandler]:
     return register
 
 
+def state_handler(name: str) -> Callable[[TextHandler], TextHandler]:
+    """Register the handler of texts sent while the conversation state is `name`."""
+
+    def register(handler: TextHandler) -> TextHandler:
+        STATE_HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
 def load_features() -> None:
     """Import every feature module (idempotent)."""
     for name in _FEATURES:
@@ -82,11 +99,30 @@ class MemberConversation(onboarding.Conversation):
             return True
         return super().route(payload, identity, fallback=fallback)
 
+    def on_message(self, identity: MessengerIdentity) -> None:
+        """A text the bot asked for goes to its state's handler first (not a button's answer)."""
+        text = self.data.get("text") or ""
+        if text.strip() and not self.data.get("quick_reply_payload"):
+            handler = STATE_HANDLERS.get(identity.conversation_state.partition(":")[0])
+            if handler is not None and handler(self, identity, text):
+                return
+        super().on_message(identity)
+
     def on_free_text(self, identity: MessengerIdentity, text: str) -> None:
         for _, handler in TEXT_HANDLERS:
             if handler(self, identity, text):
                 return
         super().on_free_text(identity, text)
+
+    def on_orientation(self, identity: MessengerIdentity) -> None:
+        """説明会: the next session, with what the features add (see ORIENTATION_CONTEXT)."""
+        upcoming = orientation.next_session(
+            self.now, self.settings.orientation, orientation.ORIENTATION_KINDS, tz=self.settings.tz
+        )
+        extra: dict[str, Any] = {}
+        for provide in ORIENTATION_CONTEXT:
+            extra.update(provide(self, upcoming))
+        self.reply("orientation", session_info=upcoming, tz=self.settings.tz, **extra)
 
     # -- shared by the features -----------------------------------------------------------------
     def member_application(self, identity: MessengerIdentity) -> Application | None:
@@ -101,12 +137,21 @@ class MemberConversation(onboarding.Conversation):
         identity.conversation_state = state
         identity.conversation_state_at = self.at if state else None
 
-    def state(self, identity: MessengerIdentity) -> str:
-        """What the bot waits for from this person, if it still does."""
+    def state(self, identity: MessengerIdentity, lifetime: timedelta = STATE_LIFETIME) -> str:
+        """What the bot waits for from this person, if it still does (within `lifetime`)."""
         at = identity.conversation_state_at
-        if not identity.conversation_state or at is None or self.at - at > STATE_LIFETIME:
+        if not identity.conversation_state or at is None or self.at - at > lifetime:
             return ""
         return identity.conversation_state
+
+    def hide_text(self, placeholder: str) -> None:
+        """Keep this event's text out of the stored webhook event (the console's 受信 page)."""
+        data = dict(self.event.payload)
+        data["text"] = placeholder
+        raw = data.get("raw")
+        if isinstance(raw, dict) and isinstance(raw.get("message"), dict):
+            data["raw"] = {**raw, "message": {**raw["message"], "text": placeholder}}
+        self.event.payload = data
 
     def send(
         self,

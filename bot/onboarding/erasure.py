@@ -9,6 +9,9 @@ PSID, m.me link token and the spellings of their name. Then:
 * their reviewer notes, Messenger identity (the PSID), typed-code checks, webhook events (any
   status: they hold the PSID, typed codes and emails, the m.me ref) and quarantined form rows
   with their address are deleted;
+* what they did as a member (bot/community) is deleted: their event RSVPs, the questions they
+  sent the secretariat, and their anonymous consultations with the links to them (by their
+  application or their PSID);
 * their join requests: the matched one is blanked, unmatched or set-aside ones naming them are
   deleted, and they are taken out of other requests' candidate lists;
 * their messages (to their address or PSID, or about their application, replies included) are
@@ -38,10 +41,14 @@ from bot.models import (
     Application,
     ApplicationStat,
     AuditEntry,
+    Consultation,
+    ConsultationLink,
+    EventRsvp,
     InboundEvent,
     JobRun,
     JoinRequest,
     LinkAttempt,
+    MemberQuestion,
     MessengerIdentity,
     OutboundMessage,
     QuarantinedRow,
@@ -155,6 +162,7 @@ def erase_applications(
         _erase_join_requests(session, mentions)
         _erase_messages(session, traces)
         _delete_mentions(session, traces, mentions)
+        _delete_member_rows(session, traces)
         _scrub_mentions(session, ids, mentions)
         for app in chunk:
             app.erased_at = now
@@ -299,7 +307,14 @@ def _erase_messages(session: Session, traces: Sequence[Traces]) -> None:
         theirs.append(OutboundMessage.recipient.in_(psids))
     if emails:
         theirs.append(func.lower(OutboundMessage.recipient).in_(emails))
-    ids = list(session.scalars(select(OutboundMessage.id).where(or_(*theirs))))
+    empty_messages(session, list(session.scalars(select(OutboundMessage.id).where(or_(*theirs)))))
+
+
+def empty_messages(session: Session, ids: list[int]) -> None:
+    """Cancel the unsent of these outbox rows and empty them all (text, recipient, key).
+
+    Status and dates stay: what was sent when remains countable, to whom and what does not.
+    """
     if not ids:
         return
     session.execute(
@@ -349,6 +364,36 @@ def _delete_mentions(session: Session, traces: Sequence[Traces], mentions: Menti
         session.execute(
             delete(QuarantinedRow)
             .where(_mentioning(session, [QuarantinedRow.raw], emails))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _delete_member_rows(session: Session, traces: Sequence[Traces]) -> None:
+    """Their RSVPs, questions and anonymous consultations (with the links to them)."""
+    app_ids = [t.app_id for t in traces]
+    psids = [t.psid for t in traces if t.psid]
+    for model in (EventRsvp, MemberQuestion):
+        theirs: list[Any] = [model.application_id.in_(app_ids)]
+        if psids:
+            theirs.append(model.psid.in_(psids))
+        session.execute(
+            delete(model).where(or_(*theirs)).execution_options(synchronize_session=False)
+        )
+    linked: list[Any] = [ConsultationLink.application_id.in_(app_ids)]
+    if psids:
+        linked.append(ConsultationLink.psid.in_(psids))
+    consultation_ids = list(
+        session.scalars(select(ConsultationLink.consultation_id).where(or_(*linked)))
+    )
+    if consultation_ids:
+        session.execute(
+            delete(ConsultationLink)
+            .where(ConsultationLink.consultation_id.in_(consultation_ids))
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            delete(Consultation)
+            .where(Consultation.id.in_(consultation_ids))
             .execution_options(synchronize_session=False)
         )
 

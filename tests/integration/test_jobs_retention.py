@@ -327,3 +327,64 @@ def test_typed_code_checks_and_stale_typed_codes_are_swept(runtime: Runtime) -> 
         rows = session.execute(select(MessengerIdentity.psid, MessengerIdentity.link_code)).all()
         codes = {psid: code for psid, code in rows}
         assert codes == {"p-old": None, "p-new": "OC-8K3M9Q"}
+
+
+def test_replies_to_pruned_consultations_and_questions_are_emptied(runtime: Runtime) -> None:
+    """A reply's outbox row keeps its text and the person's PSID or address: it is emptied
+    with the consultation or question it answered, and only with it (review #17, finding 2)."""
+    from bot.models import Consultation, ConsultationLink, MemberQuestion
+
+    old, recent = NOW - timedelta(days=400), NOW - timedelta(days=5)
+    with runtime.db.transaction() as session:
+        old_c = Consultation(text="古い相談", submitted_at=old, status="answered")
+        new_c = Consultation(text="新しい相談", submitted_at=recent, status="answered")
+        old_q = MemberQuestion(psid="p-q", text="古い質問", asked_at=old, status="answered")
+        new_q = MemberQuestion(psid="p-q", text="新しい質問", asked_at=recent, status="answered")
+        session.add_all([old_c, new_c, old_q, new_q])
+        session.flush()
+        session.add(ConsultationLink(consultation_id=old_c.id, psid="p-c"))
+        epoch = int(old.timestamp())
+
+        def reply(key: str, purpose: str, recipient: str, status: str = "sent") -> None:
+            session.add(
+                OutboundMessage(
+                    idempotency_key=key,
+                    channel="messenger",
+                    recipient=recipient,
+                    purpose=purpose,
+                    status=status,
+                    last_error="x" if status == "failed" else "",
+                    payload={"message": {"text": f"返信 {key}"}},
+                )
+            )
+
+        reply(f"consultation-reply:{old_c.id}:{epoch}", "consultation_reply", "p-c")
+        reply(f"consultation-reply:{old_c.id}", "consultation_reply", "p-c", "failed")
+        reply(f"question-reply:{old_q.id}:{epoch}", "question_reply", "p-q", "awaiting_window")
+        kept = [
+            (f"consultation-reply:{new_c.id}:{epoch}", "consultation_reply", "p-c"),
+            (f"question-reply:{new_q.id}:{epoch}", "question_reply", "p-q"),
+            (f"consultation-reply:{old_c.id}0:{epoch}", "consultation_reply", "p-c"),  # no such
+            (f"question-reply:{old_q.id}:{epoch}:x", "question_reply", "p-q"),  # not a reply key
+            (f"other:{old_q.id}", "question_reply", "p-q"),
+        ]
+        for key, purpose, recipient in kept:
+            reply(key, purpose, recipient)
+    detail = run_at(runtime, NOW)
+    assert "pruned 1 consultations, pruned 1 member questions" in detail
+    with runtime.db.transaction() as session:
+        rows = list(session.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
+        emptied = [r for r in rows if r.recipient == "erased"]
+        assert [(r.idempotency_key, r.payload, r.last_error) for r in emptied] == [
+            (f"erased:{r.id}", {}, "") for r in emptied
+        ]
+        assert [r.status for r in emptied] == ["sent", "failed", "cancelled"]
+        assert [r.purpose for r in emptied] == [
+            "consultation_reply",
+            "consultation_reply",
+            "question_reply",
+        ]
+        left = [(r.idempotency_key, r.purpose, r.recipient) for r in rows if r not in emptied]
+        assert left == kept
+        assert all(r.payload for r in rows if r not in emptied)
+    assert run_at(runtime, NOW) == "erased 0"  # a second run finds nothing more

@@ -301,7 +301,9 @@ def test_free_text_and_menu_postbacks_get_japanese_replies(client, rt) -> None:
     Worker(rt).run(once=True)
     texts = [m["message"].get("text", "") for m in rt.messenger.sent]  # type: ignore[attr-defined]
     assert len(texts) == 4  # disclosure once, then one reply per event
-    assert "自動応答" in texts[1] and "説明会" in texts[2] and "メニュー" in texts[3]
+    # free text that the FAQ does not answer goes to the secretariat's inbox (issue 17)
+    assert "自動応答" in texts[0] and "事務局に伝えました" in texts[1]
+    assert "説明会" in texts[2] and "メニュー" in texts[3]
     with rt.db.transaction() as s:
         identity = s.scalars(select(MessengerIdentity)).one()
         assert identity.last_interaction_at == T0 + timedelta(minutes=2)

@@ -3,8 +3,10 @@
 One person leaves their traces wherever the product writes them (application, duplicate,
 notes, join requests and other requests' candidate lists, refused form rows, Messenger identity,
 typed-code checks, webhook events, messages and replies, alerts and their emails, audit
-details, a job run's error). The retention job runs; then every text and JSON column of every
-table is searched for their name, email address, PSID, registration code and m.me token.
+details, a job run's error; as a member: event RSVPs, questions to the secretariat, anonymous
+consultations and the links to them). The retention job runs; then every text and JSON column
+of every table is searched for their name, email address, PSID, registration code and m.me
+token.
 """
 
 from __future__ import annotations
@@ -21,11 +23,16 @@ from bot.models import (
     ApplicationStat,
     AuditEntry,
     Base,
+    Consultation,
+    ConsultationLink,
+    Event,
+    EventRsvp,
     InboundEvent,
     Invitation,
     JobRun,
     JoinRequest,
     LinkAttempt,
+    MemberQuestion,
     MessengerIdentity,
     OutboundMessage,
     QuarantinedRow,
@@ -234,7 +241,54 @@ def seed_one_person(runtime: Runtime) -> tuple[int, int]:
                 ),
             ]
         )
+        seed_member_rows(s, app.id, other.id)
         return app.id, other.id
+
+
+def seed_member_rows(s: Any, app_id: int, other_id: int) -> None:
+    """What they did as a member (bot/community): an RSVP, questions, a consultation; and
+    another person's of each, which stay."""
+    event = Event(
+        kind="orientation",
+        title="説明会",
+        starts_at=RECENT,
+        ends_at=RECENT + timedelta(hours=1),
+    )
+    s.add(event)
+    s.flush()
+    mine = Consultation(text=f"{NAME}です。職場のことで相談です", submitted_at=RECENT)
+    by_psid = Consultation(text="連携前に送った相談", submitted_at=RECENT)
+    theirs = Consultation(text="別の方の相談", submitted_at=RECENT)
+    s.add_all([mine, by_psid, theirs])
+    s.flush()
+    s.add_all(
+        [
+            EventRsvp(
+                event_id=event.id,
+                psid=PSID,
+                application_id=app_id,
+                status="going",
+                answered_at=RECENT,
+            ),
+            EventRsvp(
+                event_id=event.id,
+                psid="other-psid-0001",
+                application_id=other_id,
+                status="going",
+                answered_at=RECENT,
+            ),
+            MemberQuestion(
+                psid=PSID, application_id=app_id, text=f"{CODE} の件です", asked_at=RECENT
+            ),
+            MemberQuestion(psid=PSID, text=f"{EMAIL} に返信ください", asked_at=RECENT),
+            MemberQuestion(psid="other-psid-0001", text="別の方の質問", asked_at=RECENT),
+            ConsultationLink(consultation_id=mine.id, psid=PSID, application_id=app_id),
+            ConsultationLink(consultation_id=by_psid.id, psid=PSID),
+            ConsultationLink(
+                consultation_id=theirs.id, psid="other-psid-0001", application_id=other_id
+            ),
+        ]
+    )
 
 
 def mentions(runtime: Runtime, needle: str) -> list[str]:
@@ -261,6 +315,12 @@ def test_seeded_person_is_found_in_every_kind_of_row_before_retention(runtime: R
         "inbound_events.payload",
         "outbound_messages.recipient",
     }
+    assert set(mentions(runtime, PSID)) >= {
+        "event_rsvps.psid",
+        "member_questions.psid",
+        "consultation_links.psid",
+    }
+    assert set(mentions(runtime, NAME)) >= {"consultations.text"}
     assert set(mentions(runtime, FB_NAME)) >= {"join_requests.evidence"}
     assert set(mentions(runtime, EMAIL)) >= {"applications.pending_change"}
     assert set(mentions(runtime, CODE)) >= {
@@ -320,6 +380,11 @@ def test_erasure_keeps_statistics_history_and_the_other_persons_data(runtime: Ru
             select(OutboundMessage).where(OutboundMessage.channel == "messenger")
         ).all()
         assert sorted(m.status for m in unsent) == ["cancelled", "sent"]
+        # another member's RSVP, question and consultation stay
+        assert [r.psid for r in s.scalars(select(EventRsvp))] == ["other-psid-0001"]
+        assert s.scalars(select(MemberQuestion.text)).all() == ["別の方の質問"]
+        assert s.scalars(select(Consultation.text)).all() == ["別の方の相談"]
+        assert [c.psid for c in s.scalars(select(ConsultationLink))] == ["other-psid-0001"]
 
 
 def test_live_application_of_the_same_person_keeps_their_address(runtime: Runtime) -> None:
@@ -372,3 +437,38 @@ def test_stale_unmatched_requests_and_refused_rows_are_pruned_after_retention(
     with runtime.db.transaction() as s:
         assert s.scalars(select(JoinRequest.name)).all() == ["山田 三郎"]
         assert [q.fingerprint[0] for q in s.scalars(select(QuarantinedRow))] == ["b"]
+
+
+def test_a_live_members_pruned_consultation_and_question_leave_no_reply_behind(
+    runtime: Runtime,
+) -> None:
+    """Their application stays, but the secretariat's replies to a consultation and a question
+    past retention go with them: text and PSID (review #17, finding 2)."""
+    old = NOW - timedelta(days=400)
+    with runtime.db.transaction() as s:
+        consultation = Consultation(text="古い相談", submitted_at=old, status="answered")
+        question = MemberQuestion(psid=PSID, text="古い質問", asked_at=old, status="answered")
+        s.add_all([consultation, question])
+        s.flush()
+        s.add(ConsultationLink(consultation_id=consultation.id, psid=PSID))
+        stamp = int(old.timestamp())
+        for key, purpose, text in (
+            (f"consultation-reply:{consultation.id}:{stamp}", "consultation_reply", "相談への返信"),
+            (f"question-reply:{question.id}:{stamp}", "question_reply", "質問への返信"),
+        ):
+            s.add(
+                OutboundMessage(
+                    idempotency_key=key,
+                    channel="messenger",
+                    recipient=PSID,
+                    purpose=purpose,
+                    status="sent",
+                    payload={"message": {"text": text}},
+                )
+            )
+    assert mentions(runtime, "への返信") == ["outbound_messages.payload"]
+    detail = run_at(runtime, NOW)
+    assert detail == "erased 0, pruned 1 consultations, pruned 1 member questions"
+    assert mentions(runtime, "への返信") == []
+    assert mentions(runtime, PSID) == []
+    assert mentions(runtime, "-reply:") == []
