@@ -336,6 +336,52 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- 課 --------------------------------------------------------------------------------------------
+def cmd_sections_import(args: argparse.Namespace) -> int:
+    """Upsert 課 by name from a TOML file; bad entries are skipped and listed."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from pathlib import Path
+
+    from bot.community.sections import SeedError, import_sections, read_seed
+
+    try:
+        entries = read_seed(Path(args.file))
+    except SeedError as exc:
+        raise CommandError(str(exc)) from None
+    rt = _runtime(args)
+    with rt.db.transaction() as session:
+        report = import_sections(session, entries, actor=args.actor, now=rt.now())
+    for label, reason in report.skipped:
+        print(f"skipped {label}: {reason}", file=sys.stderr)
+    print(f"sections: {report}")
+    return 1 if report.skipped else 0
+
+
+# -- FAQ ------------------------------------------------------------------------------------------
+def cmd_faq_import(args: argparse.Namespace) -> int:
+    """Upsert FAQ entries by question from a TOML file; bad entries are skipped and listed."""
+    # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
+    from pathlib import Path
+
+    from bot.community.questions import import_faq, parse_faq_file
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{args.file}: cannot read: {exc}") from None
+    seeds, problems = parse_faq_file(text)
+    rt = _runtime(args)
+    with rt.db.transaction() as session:
+        report = import_faq(session, seeds, actor=args.actor, now=rt.now())
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(
+        f"faq: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(problems)} skipped"
+    )
+    return 1 if problems else 0
+
+
 # -- parser ---------------------------------------------------------------------------------------
 Handler = Callable[[argparse.Namespace], int]
 
@@ -412,6 +458,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "re-run verification")
     p.add_argument("codes", nargs="*", metavar="CODE")
     p.add_argument("--all", action="store_true")
+
+    sections = sub.add_parser("sections", help="the 課 directory").add_subparsers(
+        dest="sections_cmd", required=True
+    )
+    p = add("import", cmd_sections_import, "add or update 課 by name from a TOML file", sections)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--actor", default="cli")
+
+    faq = sub.add_parser("faq", help="the FAQ the bot answers from").add_subparsers(
+        dest="faq_cmd", required=True
+    )
+    p = add("import", cmd_faq_import, "add or update FAQ entries by question from a TOML file", faq)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--actor", default="cli")
 
     # Imported on use: a command loads only its own modules (all at once: start-up 1.4 s → 2.9 s).
     from bot import messenger_commands

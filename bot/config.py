@@ -180,6 +180,7 @@ class JobsSettings:
     capacity_alerts: str = "0 * * * *"
     secretariat_digest: str = "0 8 * * *"
     retention: str = "30 3 * * *"
+    event_reminders_minutes: int = 5  # the Zoom link before an RSVP'd event ([events])
     join_request_reminders_grace_minutes: int = 24 * 60
     messenger_link_reminders_grace_minutes: int = 24 * 60
     orientation_grace_minutes: int = 6 * 60  # the day's session reminders, before the evening
@@ -231,6 +232,7 @@ class RetentionSettings:
     erase_after_days: int = 180
     job_runs_days: int = 30  # JobRun history kept this long (no personal data in it)
     inbound_days: int = 30  # handled webhook events (PSIDs, message text) kept this long
+    consultation_days: int = 180  # anonymous consultations and who sent them, from their sending
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,13 @@ class WorkerSettings:
 @dataclass(frozen=True)
 class StatsSettings:
     cache_seconds: int = 300  # /stats and /stats.json are recomputed at most this often (0: always)
+
+
+@dataclass(frozen=True)
+class EventsSettings:
+    reminder_minutes: int = 60  # those who RSVP'd get the Zoom link this long before the start
+    schedule_weeks: int = 8  # 「説明会を予定から作成」 creates the sessions of this many weeks
+    series_max: int = 52  # at most this many occurrences in one series made in the console
 
 
 @dataclass(frozen=True)
@@ -272,6 +281,7 @@ class Settings:
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     stats: StatsSettings = field(default_factory=StatsSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
     groups: tuple[GroupSettings, ...] = ()
     source: str = "built-in defaults"
 
@@ -299,6 +309,7 @@ SECTIONS: dict[str, type] = {
     "orientation": OrientationSettings,
     "retention": RetentionSettings,
     "stats": StatsSettings,
+    "events": EventsSettings,
 }
 
 
@@ -426,10 +437,13 @@ def _require(settings: Settings) -> None:
                 f"review, got {meaning!r}"
             )
     _check_console(settings)
+    _check_events(settings)
     m = settings.messenger
     for key in ("human_quiet_hours", "per_person_interval_seconds"):
         if getattr(m, key) < 0:
             raise ConfigError(f"messenger.{key}: must be 0 or more")
+    if settings.retention.consultation_days < 1:
+        raise ConfigError("retention.consultation_days: must be at least 1")
     if settings.stats.cache_seconds < 0:
         raise ConfigError("stats.cache_seconds: must be 0 or more")
     for key in ("link_attempts_per_person", "link_attempts_per_code"):
@@ -442,6 +456,17 @@ def _require(settings: Settings) -> None:
     problems = column_mapping_problems(settings.forms.columns)
     if problems:
         raise ConfigError(problems[0])
+
+
+def _check_events(settings: Settings) -> None:
+    """Refuse event settings the reminder job and the console cannot use."""
+    e = settings.events
+    if not 1 <= e.reminder_minutes <= 24 * 60:
+        raise ConfigError("events.reminder_minutes: expected 1 to 1440")
+    if not 1 <= e.schedule_weeks <= 26:
+        raise ConfigError("events.schedule_weeks: expected 1 to 26")
+    if not 1 <= e.series_max <= 200:
+        raise ConfigError("events.series_max: expected 1 to 200")
 
 
 def _check_console(settings: Settings) -> None:

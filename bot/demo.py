@@ -20,7 +20,24 @@ from bot.db import Database
 
 log = logging.getLogger(__name__)
 SAMPLE_CSV = Path(__file__).resolve().parent / "demo_data" / "form_responses.csv"
+FAQ_SEED = Path(__file__).resolve().parent / "community" / "data" / "faq.toml"
 DEMO_USERS = (("demo", "admin", "demo-password"), ("reviewer", "reviewer", "reviewer-password"))
+
+
+def seed_community(session: Any, settings: Settings, now: Any) -> None:
+    """The 課 (with example group URLs), the FAQ and the coming 説明会, as an operator would."""
+    from bot.community import events, questions, sections
+
+    entries = sections.read_seed(sections.SEED_FILE)
+    for number, entry in enumerate(entries, start=1):
+        entry["group_url"] = (
+            entry.get("group_url") or f"https://www.facebook.com/groups/demo.ka{number}"
+        )
+        entry["introduce_at_grand"] = number <= 3
+    sections.import_sections(session, entries, actor="demo", now=now)
+    seeds, _ = questions.parse_faq_file(FAQ_SEED.read_text(encoding="utf-8"))
+    questions.import_faq(session, seeds, actor="demo", now=now)
+    events.create_orientation_events(session, settings, now=now, actor="demo")
 
 
 class DemoError(Exception):
@@ -122,6 +139,7 @@ def run_demo(
         if not keep:
             for name, role, password in DEMO_USERS:
                 add_user(session, name, role, password, actor="demo", at=now)
+            seed_community(session, settings, now)
     counts = sync_forms(runtime)
     log.info("demo data loaded: %s", counts)
 

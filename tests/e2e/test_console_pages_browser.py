@@ -4,13 +4,22 @@ paste → preview → save → matched → found again later by a name typed wit
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.accounts.users import add_user
-from bot.models import Application
+from bot.models import (
+    Application,
+    Consultation,
+    ConsultationLink,
+    Event,
+    FaqEntry,
+    MemberQuestion,
+    Section,
+)
 from bot.onboarding import applications
 from bot.runtime import Runtime
 from tests.e2e import test_console_browser as browser
@@ -42,6 +51,30 @@ def _visit(pg: Any, url: str, shot: str, width: int, wide: list[str]) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"page-{shot}-{width}.png"), full_page=True)
 
 
+LONG = "とても長い説明文" * 30 + "https://example.jp/" + "a" * 120
+
+
+def _seed_community(db: Any, now: datetime) -> dict[str, int]:
+    """A 課, an event, a question, an FAQ entry and a consultation, all with long text."""
+    section = Section(name="長い名前の課" * 5, kind="work", description=LONG[:300])
+    event = Event(
+        kind="study",
+        title="勉強会" * 30,
+        description=LONG,
+        starts_at=now + timedelta(days=3),
+        ends_at=now + timedelta(days=3, hours=1),
+        zoom_url="https://zoom.us/j/" + "9" * 60,
+        capacity=30,
+    )
+    consultation = Consultation(text=LONG, submitted_at=now)
+    db.add_all([section, event, consultation])
+    db.add(MemberQuestion(psid="1" * 16, text=LONG, asked_at=now))
+    db.add(FaqEntry(question="参加費" * 40, answer=LONG, keywords="参加費\n会費"))
+    db.flush()
+    db.add(ConsultationLink(consultation_id=consultation.id, psid="2" * 16))
+    return {"section": section.id, "event": event.id, "consultation": consultation.id}
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_console_page_scrolls_sideways(
     console: tuple[str, Runtime], page: Any, width: int
@@ -50,6 +83,7 @@ def test_no_console_page_scrolls_sideways(
     scene = build_scene(runtime)
     with runtime.db.transaction() as db:
         add_user(db, "boss", "admin", browser.PASSWORD, actor="test", at=runtime.now())
+        community = _seed_community(db, runtime.now())
     page.set_viewport_size({"width": width, "height": 900})
     _login(page, base, "boss")
     wide: list[str] = []
@@ -73,6 +107,15 @@ def test_no_console_page_scrolls_sideways(
         "password": "/console/password",
         "totp": "/console/totp",
         "404": "/console/applications/OC-ZZZZZZ",
+        # after the invitations (issue 17)
+        "sections": "/console/sections",
+        "section": f"/console/sections/{community['section']}",
+        "events": "/console/events",
+        "event": f"/console/events/{community['event']}",
+        "questions": "/console/questions",
+        "faq": "/console/faq",
+        "consultations": "/console/consultations",
+        "consultation-sender": f"/console/consultations/{community['consultation']}/sender",
     }
     for shot, path in pages.items():
         _visit(page, base + path, shot, width, wide)

@@ -15,7 +15,17 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.models import Group, JoinRequest, RejectionTemplate, SecretariatUser
+from bot.models import (
+    Consultation,
+    Event,
+    FaqEntry,
+    Group,
+    JoinRequest,
+    MemberQuestion,
+    RejectionTemplate,
+    SecretariatUser,
+    Section,
+)
 from bot.runtime import Runtime
 from tests.integration.test_console_helpers import csrf_of, make_user
 from tests.integration.test_console_security import _seed_objects, console_routes
@@ -58,6 +68,29 @@ GROUP_FORM = {
     "active": "1",
 }
 # endpoint -> (query-string parameters, form fields, valid form values the fuzzed field joins)
+EVENT_FORM = {
+    "kind": "study",
+    "title": "財政勉強会",
+    "date": "2030-01-11",
+    "start": "21:00",
+    "end": "22:00",
+    "zoom_url": "https://zoom.us/j/555",
+    "capacity": "30",
+    "audience": "members",
+    "repeat": "once",
+}
+SECTION_FIELDS = (
+    "name",
+    "kind",
+    "description",
+    "group_url",
+    "leader_name",
+    "keywords",
+    "position",
+    "introduce_at_grand",
+    "active",
+)
+FAQ_FIELDS = ("question", "answer", "keywords", "position")
 PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]] = {
     "console.home": (QUEUE_ARGS, (), {}),
     "console.application": ((), (), {}),
@@ -114,6 +147,29 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]] =
     "console.login": (("next",), ("name", "password"), {}),
     "console.login_code": ((), ("code",), {}),
     "console.totp_settings": (("done",), ("code",), {}),
+    # after the invitations (issue 17)
+    "console.events": ((), (), {}),
+    "console.create_event": ((), (*EVENT_FORM, "count", "skip_holidays"), EVENT_FORM),
+    "console.events_from_schedule": ((), (), {}),
+    "console.event_page": ((), (*EVENT_FORM, "count", "skip_holidays"), EVENT_FORM),
+    "console.cancel_event": ((), ("confirm",), {}),
+    "console.sections": (("state",), (), {}),
+    "console.create_section": ((), SECTION_FIELDS, {"name": "法規課", "kind": "work"}),
+    "console.edit_section": ((), SECTION_FIELDS, {"name": "法規課", "kind": "work"}),
+    "console.set_section_active": ((), ("active",), {}),
+    "console.questions_page": ((), (), {}),
+    "console.question_reply": ((), ("reply",), {}),
+    "console.question_close": ((), (), {}),
+    "console.question_faq": ((), ("question", "answer", "keywords"), {}),
+    "console.faq_page": ((), (), {}),
+    "console.faq_create": ((), FAQ_FIELDS, {"question": "参加費は？", "answer": "無料です。"}),
+    "console.faq_edit": ((), FAQ_FIELDS, {"question": "参加費は？", "answer": "無料です。"}),
+    "console.faq_toggle": ((), (), {}),
+    "console.consultations_page": ((), (), {}),
+    "console.consultation_reply": ((), ("reply",), {}),
+    "console.consultation_posted": ((), (), {}),
+    "console.consultation_close": ((), (), {}),
+    "console.consultation_sender": ((), ("reason",), {}),
 }
 # Not fuzzed with a logged-in client: logging out would end the session the walk relies on.
 SKIPPED = {"console.logout", "console.static"}
@@ -134,6 +190,11 @@ def _ids(runtime: Runtime) -> dict[str, int]:
             "group_id": db.scalars(select(Group.id)).first() or 1,
             "request_id": db.scalars(select(JoinRequest.id)).first() or 1,
             "template_id": db.scalars(select(RejectionTemplate.id)).first() or 1,
+            "event_id": db.scalars(select(Event.id)).first() or 1,
+            "section_id": db.scalars(select(Section.id)).first() or 1,
+            "question_id": db.scalars(select(MemberQuestion.id)).first() or 1,
+            "entry_id": db.scalars(select(FaqEntry.id)).first() or 1,
+            "consultation_id": db.scalars(select(Consultation.id)).first() or 1,
             "user_id": db.scalars(
                 select(SecretariatUser.id).where(SecretariatUser.name == "victim")
             ).one(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,13 +13,18 @@ from sqlalchemy import select
 from bot.models import (
     Alert,
     AuditEntry,
+    Consultation,
+    Event,
+    FaqEntry,
     Group,
     InboundEvent,
     JoinRequest,
+    MemberQuestion,
     OutboundMessage,
     QuarantinedRow,
     RejectionTemplate,
     SecretariatUser,
+    Section,
 )
 from bot.runtime import Runtime
 from tests.integration.test_console_helpers import (
@@ -57,6 +62,28 @@ REVIEWER_ENDPOINTS = {
     "console.logout",
     "console.change_password",
     "console.totp_settings",
+    # after the invitations (issue 17): every secretariat member runs these
+    "console.events",
+    "console.create_event",
+    "console.events_from_schedule",
+    "console.event_page",
+    "console.cancel_event",
+    "console.sections",
+    "console.create_section",
+    "console.edit_section",
+    "console.set_section_active",
+    "console.questions_page",
+    "console.question_reply",
+    "console.question_close",
+    "console.question_faq",
+    "console.faq_page",
+    "console.faq_create",
+    "console.faq_edit",
+    "console.faq_toggle",
+    "console.consultations_page",
+    "console.consultation_reply",
+    "console.consultation_posted",
+    "console.consultation_close",
 }
 
 
@@ -85,6 +112,16 @@ def _seed_objects(runtime: Runtime) -> str:
                 Alert(kind="group_full", key="富山県", message="満員"),
                 InboundEvent(source="messenger", event_key="e1", status="dead", payload={}),
                 RejectionTemplate(label="l", text="t"),
+                Event(
+                    kind="study",
+                    title="勉強会",
+                    starts_at=datetime(2030, 1, 11, 12, tzinfo=UTC),
+                    ends_at=datetime(2030, 1, 11, 13, tzinfo=UTC),
+                ),
+                Section(name="法規課", kind="work"),
+                FaqEntry(question="参加費は？", answer="無料です。"),
+                MemberQuestion(psid="1", text="質問", asked_at=datetime(2026, 12, 1, tzinfo=UTC)),
+                Consultation(text="相談", submitted_at=datetime(2026, 12, 1, tzinfo=UTC)),
             ]
         )
     return app.code

@@ -16,6 +16,11 @@ MODULES = (
     "audit",
     "users",
     "dashboard",
+    "events",
+    "sections",
+    "questions",
+    "faq",
+    "consultations",
 )
 
 
