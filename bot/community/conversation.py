@@ -1,10 +1,13 @@
 """The member side of the Messenger conversation: 課, events, questions, consultation.
 
 `MemberConversation` extends the onboarding conversation (linking, status, help) with the
-payloads of the community's features and with what happens to free text: a pending anonymous
-consultation takes it; otherwise the FAQ answers it; otherwise it goes to the secretariat's
-inbox as a question. Each feature module registers its payloads in `PAYLOADS` when imported
-(see `_FEATURES`): a payload is `NAME` or `NAME:argument`, e.g. `EVENT_GO:12`.
+payloads of the community's features and with what happens to text. A text the bot asked for
+(the person's `conversation_state`, e.g. an anonymous consultation) goes to that state's handler
+before anything else reads it; other free text, once onboarding has ruled out a typed 申込番号
+and its address, is small talk, an FAQ question, or a question kept for the secretariat. Each
+feature module registers its handlers when imported (see `_FEATURES`): payloads (`NAME` or
+`NAME:argument`, e.g. `EVENT_GO:12`) in `PAYLOADS`, free-text handlers in `TEXT_HANDLERS`,
+state handlers in `STATE_HANDLERS`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messaging.outbox import enqueue_messenger
@@ -81,11 +83,7 @@ def state_handler(name: str) -> Callable[[TextHandler], TextHandler]:
 def load_features() -> None:
     """Import every feature module (idempotent)."""
     for name in _FEATURES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
+        importlib.import_module(name)
 
 
 class MemberConversation(onboarding.Conversation):
@@ -164,9 +162,7 @@ class MemberConversation(onboarding.Conversation):
         """Queue a ready-made message (a template or buttons) as this event's reply."""
         if self.standby or (chatty and self.quiet):
             return
-        if self.person is not None and self.person.disclosed_at is None:
-            self.person.disclosed_at = self.now
-            self._queue_reply("disclosure", quick=False)
+        self.disclose()
         enqueue_messenger(
             self.session,
             key=f"reply:{self.event.event_key}:{template}{suffix}",
@@ -188,17 +184,6 @@ def handle_messenger_event(session: Session, event: InboundEvent, runtime: Runti
         now=runtime.now(),
         profiles=runtime.profiles is not None,
     ).handle()
-
-
-def member_psids(session: Session) -> list[str]:
-    """PSIDs of linked members (approved or invited, not erased)."""
-    return list(
-        session.scalars(
-            select(MessengerIdentity.psid)
-            .join(Application, Application.messenger_identity_id == MessengerIdentity.id)
-            .where(Application.status.in_(MEMBER_STATUSES), Application.erased_at.is_(None))
-        )
-    )
 
 
 def persistent_menu() -> list[dict[str, Any]]:

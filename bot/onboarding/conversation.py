@@ -134,10 +134,14 @@ class Conversation:
         """
         if self.standby or (chatty and self.quiet):
             return
+        self.disclose()
+        self._queue_reply(template, suffix, quick, **context)
+
+    def disclose(self) -> None:
+        """The automated-assistant disclosure, before the first reply a person ever gets."""
         if self.person is not None and self.person.disclosed_at is None:
             self.person.disclosed_at = self.now
             self._queue_reply("disclosure", quick=False)
-        self._queue_reply(template, suffix, quick, **context)
 
     def _queue_reply(
         self, template: str, suffix: str = "", quick: bool = True, **context: Any
